@@ -1,0 +1,95 @@
+"""`metasynth`: one entry point; each subcommand lives in the module that does the work.
+
+A subcommand module exposes `add_arguments(parser)` and `run(args) -> int`. Modules are
+imported only when their subcommand runs, so `metasynth --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from metasynth_hf import __version__
+from metasynth_hf.errors import MetaSynthError
+
+#: name -> (module, one-line help). Order is the order shown in --help.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("metasynth_hf.commands.generate", "generate a synthetic corpus (MetaSynth or a baseline)"),
+    "stats": ("metasynth_hf.metrics.command", "diversity statistics of corpora, as a table, JSON and plots"),
+    "clean": ("metasynth_hf.clean.command", "dedup, quality-filter and decontaminate a corpus"),
+    "push": ("metasynth_hf.commands.push", "upload a generated corpus and its dataset card to the Hub"),
+    "compare": ("metasynth_hf.commands.compare", "generate every method's corpus and compare diversity"),
+    "train": ("metasynth_hf.train", "continual pre-training with TRL (use under accelerate launch)"),
+}
+
+DESCRIPTION = """\
+MetaSynth: diverse synthetic pre-training corpora. A meta-LM conductor writes instructions for
+expert agents (keyword extraction, domain expert, summarizer, content analyst) and conditions
+each new document on summaries of all earlier ones. Runs on the embedded SmolLM2 model by
+default, or on Text Generation Inference / any OpenAI-compatible endpoints.
+
+Examples:
+  metasynth generate --domain finance --num-docs 8 --out corpus/
+  metasynth generate --config run.yaml --shard 0/4
+  metasynth stats corpus/ --reference real.parquet
+  metasynth push corpus/ --repo-id you/finance-metasynth
+"""
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    found = {}
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue
+        try:
+            if importlib.util.find_spec(module) is not None:
+                found[name] = (module, help_text)
+        except ModuleNotFoundError:
+            continue
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metasynth",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"metasynth-hf {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in _available().items():
+        sub_parser = sub.add_parser(
+            name, help=help_text, description=help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub_parser.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except MetaSynthError as exc:
+        print(f"metasynth {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"metasynth {args.command}: interrupted; finished work is kept, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI subcommands that glue stages together (generation, push, compare)."""

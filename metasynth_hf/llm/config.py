@@ -1,0 +1,73 @@
+"""Typed settings of the LLM layer: endpoints, retries, and which backend serves a role."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ServerKind = Literal["auto", "tgi", "openai", "llamacpp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointConfig(_Strict):
+    """One OpenAI-compatible server (TGI, vLLM, llama.cpp, ...)."""
+
+    url: str = Field(description="Base URL, e.g. http://10.0.0.5:8080 (the /v1 path is added).")
+    model: str = Field("tgi", description="Model name sent in the request; TGI ignores it.")
+    max_concurrency: int = Field(64, ge=1, description="Requests in flight on this endpoint.")
+    timeout_s: float = Field(300.0, gt=0, description="Per-request timeout in seconds.")
+    server_kind: ServerKind = Field(
+        "auto", description="Structured-output dialect; 'auto' probes the server once."
+    )
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding this endpoint's key (default: HF token)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        value = value.rstrip("/")
+        return value[: -len("/v1")] if value.endswith("/v1") else value
+
+
+class RetryConfig(_Strict):
+    """Retry budget: exponential backoff with full jitter, capped in attempts and in time."""
+
+    max_attempts: int = Field(6, ge=1)
+    base_delay_s: float = Field(0.5, ge=0)
+    max_delay_s: float = Field(30.0, ge=0)
+    budget_s: float = Field(600.0, gt=0, description="Give up after this long across attempts.")
+    failures_to_cooldown: int = Field(3, ge=1, description="Consecutive failures that bench an endpoint.")
+    cooldown_s: float = Field(30.0, ge=0, description="How long a benched endpoint rests before a probe.")
+
+
+class ModelConfig(_Strict):
+    """Who answers one role's calls: the embedded model, or a pool of endpoints."""
+
+    model: str = Field(
+        "smollm2",
+        description="Embedded model: 'smollm2', a local path, a .gguf file or a Hub id. "
+        "With endpoints: a label for provenance and caching (defaults to the endpoints' model).",
+    )
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    max_batch_size: int = Field(16, ge=1, description="Embedded model: rows per generate call.")
+    batch_wait_ms: float = Field(5.0, ge=0, description="Embedded model: wait to fill a batch.")
+    device: str = Field("cpu", description="Embedded model: torch device.")
+
+    @property
+    def backend(self) -> Literal["local", "endpoints"]:
+        return "endpoints" if self.endpoints else "local"
+
+    @model_validator(mode="after")
+    def _unique_urls(self) -> ModelConfig:
+        urls = [e.url for e in self.endpoints]
+        if len(urls) != len(set(urls)):
+            raise ValueError(f"endpoints: each url must appear once, got {urls}")
+        return self

