@@ -1,0 +1,105 @@
+"""Read a corpus (local parquet/jsonl files or a Hub id) and write a cleaned one.
+
+Input becomes one memory-mapped `datasets.Dataset` (all files together: duplicates are found
+across shards and lanes). Output layout, loadable with `load_dataset(DIR)`:
+
+    DIR/data/train-00000-of-0000N.parquet   kept records, every input column
+    DIR/removed.parquet                     removed records + clean_rule, clean_detail
+    DIR/clean_report.json                   counts per rule and settings (written last)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from metasynth_hf.clean.pipeline import CleanResult
+from metasynth_hf.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+BUILDER_BY_SUFFIX = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+REMOVED_FILE = "removed.parquet"
+REPORT_FILE = "clean_report.json"
+DATA_DIR = "data"
+
+
+def corpus_files(path: Path) -> tuple[str, list[str]]:
+    """(datasets builder, files) of a local corpus file or directory.
+
+    A directory is read in one format: parquet if it has any, else .jsonl, else .json (so
+    metadata such as clean_report.json or diversity.json beside parquet shards is not data);
+    an earlier clean's removed.parquet is never read back in.
+    """
+    if path.is_file():
+        if path.suffix not in BUILDER_BY_SUFFIX:
+            raise ConfigError(f"{path}: expected a .parquet, .jsonl or .json file")
+        return BUILDER_BY_SUFFIX[path.suffix], [str(path)]
+    found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for suffix in (".parquet", ".jsonl", ".json"):
+        files = [p for p in found if p.suffix == suffix and p.name != REMOVED_FILE]
+        if files:
+            ignored = [p.name for p in found if p not in files]
+            if ignored:
+                logger.info("reading %d %s file(s); ignoring %s", len(files), suffix, ignored[:10])
+            return BUILDER_BY_SUFFIX[suffix], [str(p) for p in files]
+    raise ConfigError(f"{path}: no .parquet, .jsonl or .json corpus files found there")
+
+
+def load_corpus(source: str, *, split: str = "train", hub_config: str | None = None) -> Any:
+    """A `datasets.Dataset` from a local file/dir or a Hub id (memory-mapped, not in RAM)."""
+    import datasets
+
+    path = Path(source)
+    if path.exists():
+        builder, files = corpus_files(path)
+        logger.info("reading %d %s file(s) from %s", len(files), builder, path)
+        return datasets.load_dataset(builder, data_files=files, split="train")
+    if source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise ConfigError(f"DATASET {source!r}: no such file or directory")
+    try:
+        return datasets.load_dataset(source, hub_config, split=split)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"DATASET {source!r} is not a local path and could not be loaded as a Hub dataset "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse to mix a new result with an old one unless told to replace it."""
+    old = [out / DATA_DIR, out / REMOVED_FILE, out / REPORT_FILE]
+    present = [p for p in old if p.exists()]
+    if present and not overwrite:
+        raise ConfigError(
+            f"{out} already holds a cleaned corpus ({present[0].name}); pass --overwrite or another --out"
+        )
+    for item in present:
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def write_result(
+    result: CleanResult, out: Path, *, max_rows_per_shard: int = 100_000, overwrite: bool = False
+) -> list[Path]:
+    """Write kept shards, removed.parquet and clean_report.json (last: marks completion)."""
+    import datasets
+
+    kept, removed = result.kept, result.removed
+    if isinstance(kept, list):
+        kept, removed = datasets.Dataset.from_list(kept), datasets.Dataset.from_list(removed)
+    prepare_out_dir(out, overwrite)
+    shards = max(1, math.ceil(len(kept) / max_rows_per_shard))
+    paths = []
+    for index in range(shards):
+        path = out / DATA_DIR / f"train-{index:05d}-of-{shards:05d}.parquet"
+        kept.shard(shards, index, contiguous=True).to_parquet(str(path))
+        paths.append(path)
+    removed.to_parquet(str(out / REMOVED_FILE))
+    (out / REPORT_FILE).write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
+    logger.info("wrote %d kept shard(s), %d removed records to %s", shards, len(removed), out)
+    return paths

@@ -1,0 +1,78 @@
+"""What cleaning did, as one JSON-able dict (provenance, clean_report.json, diversity.json)
+and as a Markdown section for the dataset card.
+
+Rule names are `<section>.<criterion>` (e.g. `dedup.near`, `repetition.dup_line`,
+`decontamination.gsm8k`), so a reader can sum by section or look at one criterion.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from metasynth_hf.clean.pipeline import Cleaner
+
+REPORT_VERSION = 1
+
+
+def _section(rule: str) -> str:
+    return rule.split(".", 1)[0]
+
+
+def build_report(cleaner: Cleaner) -> dict[str, Any]:
+    """Counts per rule and per section, words in and out, and the exact settings used."""
+    by_rule = dict(sorted(cleaner.counts.items()))
+    by_section: Counter[str] = Counter()
+    for rule, count in by_rule.items():
+        by_section[_section(rule)] += count
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "input_documents": cleaner.documents,
+        "kept_documents": cleaner.kept,
+        "removed_documents": cleaner.documents - cleaner.kept,
+        "removed_by_rule": by_rule,
+        "removed_by_section": dict(sorted(by_section.items())),
+        "input_words": cleaner.words_in,
+        "kept_words": cleaner.words_kept,
+        "rules_applied": [step.section for step in cleaner.steps],
+        "seconds": round(cleaner.elapsed_s, 3),
+        "seconds_by_section": {k: round(v, 3) for k, v in cleaner.seconds.items()},
+        "config": cleaner.config.model_dump(mode="json"),
+    }
+    if cleaner.near is not None:
+        report["near_dedup_lsh"] = cleaner.near.params
+    if cleaner.decontaminator is not None:
+        report["eval_sets"] = cleaner.decontaminator.summary
+    return report
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A card section: totals, then one table row per rule that removed something."""
+    total = report["input_documents"]
+    lines = [
+        "## Cleaning",
+        "",
+        f"{report['kept_documents']} of {total} documents kept "
+        f"({report['kept_words']} of {report['input_words']} words); "
+        f"rules applied in order: {', '.join(report['rules_applied']) or 'none'}.",
+        "",
+        "| rule | documents removed | share of input |",
+        "|---|---:|---:|",
+    ]
+    for rule, count in report["removed_by_rule"].items():
+        share = count / total if total else 0.0
+        lines.append(f"| `{rule}` | {count} | {share:.2%} |")
+    if not report["removed_by_rule"]:
+        lines.append("| (none) | 0 | 0.00% |")
+    for eval_set in report.get("eval_sets", []):
+        lines.append("")
+        lines.append(
+            f"Decontaminated against `{eval_set['name']}`: {eval_set['passages']} passages "
+            f"({report['config']['decontamination']['ngram']}-gram overlap)."
+        )
+    lines.append("")
+    lines.append(
+        "Removed documents are published beside the data (`removed.parquet`) with the rule that removed each."
+    )
+    return "\n".join(lines) + "\n"
