@@ -16,12 +16,27 @@ from metasynth_hf.errors import MetaSynthError
 
 #: name -> (module, one-line help). Order is the order shown in --help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("metasynth_hf.commands.generate", "generate a synthetic corpus (MetaSynth or a baseline)"),
-    "stats": ("metasynth_hf.metrics.command", "diversity statistics of corpora, as a table, JSON and plots"),
+    "generate": (
+        "metasynth_hf.commands.generate",
+        "generate a synthetic corpus (MetaSynth or a baseline)",
+    ),
+    "stats": (
+        "metasynth_hf.metrics.command",
+        "diversity statistics of corpora, as a table, JSON and plots",
+    ),
     "clean": ("metasynth_hf.clean.command", "dedup, quality-filter and decontaminate a corpus"),
-    "push": ("metasynth_hf.commands.push", "upload a generated corpus and its dataset card to the Hub"),
-    "compare": ("metasynth_hf.commands.compare", "generate every method's corpus and compare diversity"),
-    "train": ("metasynth_hf.train", "continual pre-training with TRL (use under accelerate launch)"),
+    "push": (
+        "metasynth_hf.commands.push",
+        "upload a generated corpus and its dataset card to the Hub",
+    ),
+    "compare": (
+        "metasynth_hf.commands.compare",
+        "generate every method's corpus and compare diversity",
+    ),
+    "train": (
+        "metasynth_hf.train",
+        "continual pre-training with TRL (use under accelerate launch)",
+    ),
 }
 
 DESCRIPTION = """\
@@ -58,11 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"metasynth-hf {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in _available().items():
         sub_parser = sub.add_parser(
-            name, help=help_text, description=help_text,
+            name,
+            help=help_text,
+            description=help_text,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub_parser.set_defaults(_module=module)

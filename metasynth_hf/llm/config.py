@@ -43,8 +43,12 @@ class RetryConfig(_Strict):
     base_delay_s: float = Field(0.5, ge=0)
     max_delay_s: float = Field(30.0, ge=0)
     budget_s: float = Field(600.0, gt=0, description="Give up after this long across attempts.")
-    failures_to_cooldown: int = Field(3, ge=1, description="Consecutive failures that bench an endpoint.")
-    cooldown_s: float = Field(30.0, ge=0, description="How long a benched endpoint rests before a probe.")
+    failures_to_cooldown: int = Field(
+        3, ge=1, description="Consecutive failures that bench an endpoint."
+    )
+    cooldown_s: float = Field(
+        30.0, ge=0, description="How long a benched endpoint rests before a probe."
+    )
 
 
 class ModelConfig(_Strict):
@@ -55,7 +59,7 @@ class ModelConfig(_Strict):
         description="Embedded model: 'smollm2', a local path, a .gguf file or a Hub id. "
         "With endpoints: a label for provenance and caching (defaults to the endpoints' model).",
     )
-    endpoints: list[EndpointConfig] = Field(default_factory=list)
+    endpoints: tuple[EndpointConfig, ...] = ()
     retry: RetryConfig = Field(default_factory=RetryConfig)
     max_batch_size: int = Field(16, ge=1, description="Embedded model: rows per generate call.")
     batch_wait_ms: float = Field(5.0, ge=0, description="Embedded model: wait to fill a batch.")

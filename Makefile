@@ -1,0 +1,33 @@
+# Targets the README uses. VENV can be overridden (CI points it at a cached venv).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DOMAIN ?= finance
+DOCS ?= 6
+
+.PHONY: setup setup-demo demo test lint format bench
+
+setup:
+	bash scripts/setup_venv.sh $(VENV) all
+
+setup-demo:
+	bash scripts/setup_venv.sh $(VENV) local,metrics
+
+# Main job on the embedded default: a small MetaSynth corpus and its diversity statistics.
+demo: setup-demo
+	HF_HUB_OFFLINE=1 $(VENV)/bin/metasynth generate --domain $(DOMAIN) --method metasynth \
+		--num-docs $(DOCS) --out corpus/$(DOMAIN) --stats
+
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rs --durations=15
+
+lint:
+	$(VENV)/bin/ruff check metasynth_hf tests benchmarks builders recipes
+	$(VENV)/bin/ruff format --check metasynth_hf tests benchmarks builders recipes
+
+format:
+	$(VENV)/bin/ruff format metasynth_hf tests benchmarks builders recipes
+	$(VENV)/bin/ruff check --fix metasynth_hf tests benchmarks builders recipes
+
+bench:
+	$(PY) benchmarks/bench_client_overhead.py
+	$(PY) benchmarks/bench_local_batching.py

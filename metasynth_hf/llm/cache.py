@@ -1,0 +1,140 @@
+"""A response cache so a resumed or repeated run never pays for the same call twice.
+
+SQLite in WAL mode: many processes (shards, `num_proc` workers) may read and write one file.
+The key is a SHA-256 over (model id, messages, sampling params incl. seed); each call's
+seed is derived deterministically by the caller, so a rerun asks the same questions and gets
+the same answers, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from metasynth_hf.errors import CacheError
+from metasynth_hf.llm.base import ChatModel, Message, Reply, SamplingParams, Usage
+
+_APP_ID = "metasynth-hf-response-cache"
+_SCHEMA_VERSION = "1"
+
+
+def cache_key(model_id: str, messages: list[Message], params: SamplingParams) -> str:
+    payload = {"model": model_id, "messages": messages, "params": params.to_key()}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Thread- and process-safe key -> Reply store backed by one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create cache folder {self.path.parent}: {exc}") from exc
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._check_or_init()
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(
+                f"{self.path} is not a usable response cache ({exc}); "
+                "point cache_path at a new file or delete this one"
+            ) from exc
+
+    def _check_or_init(self) -> None:
+        tables = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables:
+            with self._db:
+                self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT,"
+                    " reply TEXT NOT NULL, created REAL)"
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    [("app", _APP_ID), ("schema", _SCHEMA_VERSION)],
+                )
+            return
+        meta = dict(self._db.execute("SELECT k, v FROM meta")) if "meta" in tables else {}
+        if meta.get("app") != _APP_ID:
+            raise CacheError(
+                f"{self.path} is an SQLite file of another program (tables: {sorted(tables)}); "
+                "point cache_path at a new file"
+            )
+        if meta.get("schema") != _SCHEMA_VERSION:
+            raise CacheError(
+                f"{self.path} has cache schema {meta.get('schema')}, this version needs "
+                f"{_SCHEMA_VERSION}; point cache_path at a new file"
+            )
+
+    def get(self, key: str) -> Reply | None:
+        with self._lock:
+            row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        try:
+            data = json.loads(row[0])
+            reply = Reply(**{**data, "usage": Usage(**data["usage"]), "cached": True})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CacheError(
+                f"{self.path}: entry {key[:12]} is corrupt ({exc}); delete the file"
+            ) from exc
+        self.hits += 1
+        return reply
+
+    def put(self, key: str, reply: Reply) -> None:
+        data = asdict(reply)
+        data["cached"] = False
+        blob = json.dumps(data, ensure_ascii=False)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+                (key, reply.model, blob, time.time()),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedChatModel:
+    """Wraps a ChatModel: answers from the cache when it can, stores every new reply."""
+
+    def __init__(self, inner: ChatModel, cache: ResponseCache):
+        self.inner = inner
+        self.cache = cache
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
+        params = params or SamplingParams()
+        key = cache_key(self.model_id, messages, params)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        reply = await self.inner.chat(messages, params)
+        self.cache.put(key, reply)
+        return reply
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,249 @@
+"""A pool of OpenAI-compatible endpoints (TGI, vLLM, llama.cpp) behind one ChatModel.
+
+Each call goes to the least-loaded healthy endpoint. Failures are retried with exponential
+backoff and full jitter (Retry-After honoured) within a bounded number of attempts and a
+time budget; an endpoint that keeps failing is benched for a cool-down, then re-probed with
+a single request. 4xx other than 408/429 are not retried: the request itself is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+
+from huggingface_hub import AsyncInferenceClient, get_token
+
+from metasynth_hf.errors import EndpointError
+from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
+from metasynth_hf.llm.config import EndpointConfig, RetryConfig
+from metasynth_hf.llm.errors_http import Failure, classify
+from metasynth_hf.llm.http import allow_endpoint
+from metasynth_hf.llm.structured import detect_server_kind, response_format_for
+
+logger = logging.getLogger(__name__)
+
+
+class Endpoint:
+    """One server: its client, concurrency limit and health."""
+
+    def __init__(self, config: EndpointConfig, retry: RetryConfig):
+        self.config = config
+        self.retry = retry
+        allow_endpoint(config.url)
+        token = os.environ.get(config.api_key_env) if config.api_key_env else get_token()
+        self.client = AsyncInferenceClient(
+            base_url=config.url, token=token, timeout=config.timeout_s
+        )
+        self.semaphore = asyncio.Semaphore(config.max_concurrency)
+        self.in_flight = 0
+        self.consecutive_failures = 0
+        self.benched_until = 0.0
+        self.probing = False
+        self.server_kind: str | None = None if config.server_kind == "auto" else config.server_kind
+        self._kind_lock = asyncio.Lock()
+        self.sent = 0
+
+    @property
+    def url(self) -> str:
+        return self.config.url
+
+    def load(self) -> float:
+        return self.in_flight / self.config.max_concurrency
+
+    def available(self, now: float) -> bool:
+        if now >= self.benched_until:
+            return not (self.benched_until and self.probing)
+        return False
+
+    def mark_success(self) -> None:
+        self.consecutive_failures = 0
+        self.benched_until = 0.0
+        self.probing = False
+
+    def mark_failure(self, now: float) -> None:
+        self.consecutive_failures += 1
+        self.probing = False
+        if self.consecutive_failures >= self.retry.failures_to_cooldown:
+            self.benched_until = now + self.retry.cooldown_s
+            logger.warning(
+                "endpoint %s benched for %.0fs after %d consecutive failures",
+                self.url,
+                self.retry.cooldown_s,
+                self.consecutive_failures,
+            )
+
+    async def kind(self) -> str:
+        if self.server_kind is None:
+            async with self._kind_lock:
+                if self.server_kind is None:
+                    self.server_kind = await detect_server_kind(self.url)
+                    logger.info(
+                        "endpoint %s speaks %s structured output", self.url, self.server_kind
+                    )
+        return self.server_kind
+
+    async def send(self, messages: list[Message], params: SamplingParams) -> Reply:
+        kind = await self.kind() if params.json_schema else "none"
+        async with self.semaphore:
+            self.sent += 1
+            started = time.monotonic()
+            out = await self.client.chat_completion(
+                messages,
+                model=self.config.model,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=params.seed,
+                stop=list(params.stop) or None,
+                response_format=response_format_for(kind, params.json_schema),
+            )
+            choice = out.choices[0]
+            usage = out.usage
+            return Reply(
+                text=choice.message.content or "",
+                usage=Usage(
+                    getattr(usage, "prompt_tokens", 0) or 0,
+                    getattr(usage, "completion_tokens", 0) or 0,
+                ),
+                model=out.model or self.config.model,
+                latency_s=time.monotonic() - started,
+                endpoint=self.url,
+                finish_reason=choice.finish_reason,
+            )
+
+
+class EndpointPool:
+    """ChatModel over several endpoints serving the same model."""
+
+    def __init__(self, endpoints: list[EndpointConfig], retry: RetryConfig, *, model_id: str = ""):
+        if not endpoints:
+            raise EndpointError("an endpoint pool needs at least one endpoint url")
+        self.retry = retry
+        self.endpoints = [Endpoint(cfg, retry) for cfg in endpoints]
+        self._model_id = model_id or endpoints[0].model
+        self._rng = random.Random()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def _pick(self, avoid: Endpoint | None) -> Endpoint | None:
+        now = time.monotonic()
+        ready = [e for e in self.endpoints if e.available(now)]
+        if len(ready) > 1 and avoid in ready:
+            ready.remove(avoid)
+        if not ready:
+            return None
+        best = min(e.load() for e in ready)
+        choice = self._rng.choice([e for e in ready if e.load() == best])
+        if choice.benched_until:  # cool-down over: this request is the probe
+            choice.probing = True
+        return choice
+
+    def _backoff(self, attempt: int, failure: Failure) -> float:
+        ceiling = min(self.retry.max_delay_s, self.retry.base_delay_s * 2**attempt)
+        delay = self._rng.uniform(0, ceiling)
+        if failure.retry_after_s is not None:
+            delay = max(delay, failure.retry_after_s)
+        return delay
+
+    async def _wait_for_endpoint(self, deadline: float) -> None:
+        wake = min(e.benched_until for e in self.endpoints)
+        pause = max(0.01, wake - time.monotonic())
+        if time.monotonic() + pause > deadline:
+            raise EndpointError(
+                f"all endpoints are benched after repeated failures ({self.describe_health()}); "
+                "check the servers or raise retry.budget_s"
+            )
+        await asyncio.sleep(pause)
+
+    async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
+        params = params or SamplingParams()
+        deadline = time.monotonic() + self.retry.budget_s
+        last: tuple[Endpoint, Failure] | None = None
+        attempt = 0
+        while attempt < self.retry.max_attempts:
+            endpoint = self._pick(last[0] if last else None)
+            if endpoint is None:
+                await self._wait_for_endpoint(deadline)
+                continue
+            endpoint.in_flight += 1
+            try:
+                reply = await endpoint.send(messages, params)
+            except asyncio.CancelledError:
+                endpoint.probing = False
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below; unknown errors re-raised
+                failure = classify(exc)
+                if failure is None:
+                    raise
+                last = (endpoint, failure)
+                logger.info("attempt %d on %s failed: %s", attempt + 1, endpoint.url, failure.label)
+                if not failure.retryable:
+                    if self._drop_structured_output(endpoint, failure, params):
+                        continue
+                    raise self._error(endpoint, failure, attempt + 1, exc) from exc
+                endpoint.mark_failure(time.monotonic())
+                attempt += 1
+                delay = self._backoff(attempt - 1, failure)
+                if attempt >= self.retry.max_attempts or time.monotonic() + delay > deadline:
+                    raise self._error(endpoint, failure, attempt, exc) from exc
+                await asyncio.sleep(delay)
+                continue
+            finally:
+                endpoint.in_flight -= 1
+            endpoint.mark_success()
+            return reply
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    @staticmethod
+    def _drop_structured_output(
+        endpoint: Endpoint, failure: Failure, params: SamplingParams
+    ) -> bool:
+        """A server that rejects our response_format still answers plain requests."""
+        if failure.status not in (400, 422) or not params.json_schema:
+            return False
+        if endpoint.server_kind == "none":
+            return False
+        logger.warning(
+            "endpoint %s rejected structured output (%s); sending plain requests and parsing "
+            "replies tolerantly",
+            endpoint.url,
+            failure.label,
+        )
+        endpoint.server_kind = "none"
+        return True
+
+    def _error(
+        self, endpoint: Endpoint, failure: Failure, attempts: int, exc: Exception
+    ) -> EndpointError:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if failure.retryable:
+            what = f"gave up after {attempts} attempt(s) within the retry budget"
+            fix = "check the server, or raise retry.max_attempts / retry.budget_s"
+        else:
+            what = "refused the request (not retried)"
+            fix = "fix the request: model name, max_tokens vs the server's limits, auth token"
+        return EndpointError(
+            f"endpoint {endpoint.url} {what}; last status: {failure.label}: {detail}; {fix}",
+            endpoint=endpoint.url,
+            status=failure.status,
+        )
+
+    def describe_health(self) -> str:
+        now = time.monotonic()
+        parts = []
+        for e in self.endpoints:
+            state = f"benched {e.benched_until - now:.0f}s" if e.benched_until > now else "ok"
+            parts.append(f"{e.url}: {state}, {e.consecutive_failures} failures")
+        return "; ".join(parts)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {e.url: {"sent": e.sent, "in_flight": e.in_flight} for e in self.endpoints}
+
+    async def aclose(self) -> None:
+        for endpoint in self.endpoints:
+            await endpoint.client.close()

@@ -1,0 +1,72 @@
+"""Build the ChatModel each role uses, from config: backend, cache, accounting.
+
+Layering per role: MeteredChatModel(role) -> CachedChatModel -> backend. Roles that share
+a ModelConfig share one backend instance, so the embedded model batches conductor and expert
+calls together and an endpoint pool's concurrency limit covers all of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from metasynth_hf.llm.accounting import MeteredChatModel, UsageMeter
+from metasynth_hf.llm.base import ChatModel
+from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
+from metasynth_hf.llm.config import ModelConfig
+
+
+def build_backend(config: ModelConfig) -> ChatModel:
+    """The bare backend for one ModelConfig: an endpoint pool or the embedded model."""
+    if config.endpoints:
+        from metasynth_hf.llm.endpoints import EndpointPool
+
+        label = config.model if config.model != "smollm2" else config.endpoints[0].model
+        return EndpointPool(list(config.endpoints), config.retry, model_id=label)
+    from metasynth_hf.llm.local import LocalChatModel
+
+    return LocalChatModel(
+        config.model,
+        max_batch_size=config.max_batch_size,
+        batch_wait_ms=config.batch_wait_ms,
+        device=config.device,
+    )
+
+
+class RoleModels:
+    """Role name -> ChatModel, sharing backends and one cache; close once at the end."""
+
+    def __init__(
+        self,
+        configs: dict[str, ModelConfig],
+        *,
+        cache_path: str | Path | None = None,
+        meter: UsageMeter | None = None,
+    ):
+        self.meter = meter or UsageMeter()
+        self.cache = ResponseCache(cache_path) if cache_path else None
+        self._backends: dict[ModelConfig, ChatModel] = {}
+        self.models: dict[str, ChatModel] = {}
+        for role, config in configs.items():
+            if config not in self._backends:
+                self._backends[config] = build_backend(config)
+            model: ChatModel = self._backends[config]
+            if self.cache is not None:
+                model = CachedChatModel(model, self.cache)
+            self.models[role] = MeteredChatModel(model, self.meter, role)
+
+    def __getitem__(self, role: str) -> ChatModel:
+        try:
+            return self.models[role]
+        except KeyError:
+            raise KeyError(
+                f"no model configured for role {role!r}; known: {sorted(self.models)}"
+            ) from None
+
+    def model_ids(self) -> dict[str, str]:
+        return {role: model.model_id for role, model in self.models.items()}
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            await backend.aclose()
+        if self.cache is not None:
+            self.cache.close()

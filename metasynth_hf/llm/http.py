@@ -1,0 +1,69 @@
+"""The HTTP client huggingface_hub's AsyncInferenceClient uses, made fit for private endpoints.
+
+`HF_HUB_OFFLINE=1` makes huggingface_hub refuse every request, including calls to a TGI server
+on loopback or inside the cluster. Air-gapped clusters set it routinely, so we install an
+async client factory (huggingface_hub's documented hook) that keeps the offline guard for
+every host except the inference endpoints the user configured, and lifts httpx' default cap
+of 100 pooled connections (our own semaphores bound concurrency per endpoint).
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit
+
+from huggingface_hub import constants, set_async_client_factory
+from huggingface_hub.errors import OfflineModeIsEnabled
+
+try:  # huggingface_hub >= 2 ships its HTTP stack as httpx2
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - huggingface_hub 1.x
+    import httpx
+
+_allowed_hosts: set[tuple[str, int | None]] = set()
+_lock = threading.Lock()
+_installed = False
+
+
+def _host_key(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port)
+
+
+async def _offline_guard(request: httpx.Request) -> None:
+    if not constants.is_offline_mode():
+        return
+    if (request.url.host, request.url.port) in _allowed_hosts:
+        return
+    raise OfflineModeIsEnabled(
+        f"Cannot reach {request.url}: offline mode is enabled (HF_HUB_OFFLINE) and this host "
+        "is not a configured inference endpoint."
+    )
+
+
+async def _read_error_body(response: httpx.Response) -> None:
+    # huggingface_hub reads error bodies so its exceptions carry the server's message.
+    if response.status_code >= 400:
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) < 1_000_000:
+            await response.aread()
+
+
+def new_async_client() -> httpx.AsyncClient:
+    """An async client with the endpoint-aware offline guard and an unbounded pool."""
+    return httpx.AsyncClient(
+        event_hooks={"request": [_offline_guard], "response": [_read_error_body]},
+        follow_redirects=True,
+        timeout=None,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024),
+    )
+
+
+def allow_endpoint(url: str) -> None:
+    """Let requests to `url`'s host:port through even with HF_HUB_OFFLINE=1."""
+    global _installed
+    with _lock:
+        _allowed_hosts.add(_host_key(url))
+        if not _installed:
+            set_async_client_factory(new_async_client)
+            _installed = True

@@ -1,0 +1,28 @@
+"""Shared fixtures: real servers on loopback, started once per session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real OpenAI-compatible server (llama-cpp-python + SmolLM2 GGUF) on 127.0.0.1."""
+    from tests.support.servers import LlamaServer
+
+    with LlamaServer(tmp_path_factory.mktemp("llama")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def local_model():
+    """The embedded default model, loaded once (dynamic batching, no server)."""
+    from metasynth_hf.llm.local import LocalChatModel
+
+    model = LocalChatModel()
+    model.load()
+    return model

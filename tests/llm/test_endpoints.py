@@ -1,0 +1,106 @@
+"""The endpoint pool against a real OpenAI-compatible server (llama-cpp-python) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from huggingface_hub.errors import OfflineModeIsEnabled
+
+from metasynth_hf.llm.base import SamplingParams
+from metasynth_hf.llm.config import EndpointConfig, RetryConfig
+from metasynth_hf.llm.endpoints import EndpointPool
+from metasynth_hf.llm.http import new_async_client
+from metasynth_hf.llm.parsing import parse_json_object
+from tests.support.fault_proxy import free_port
+from tests.support.servers import MODEL_ALIAS
+
+pytestmark = pytest.mark.slow
+
+MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
+
+
+def _pool(url: str, **kw) -> EndpointPool:
+    return EndpointPool([EndpointConfig(url=url, model=MODEL_ALIAS, **kw)], RetryConfig())
+
+
+def test_real_completion_reports_text_usage_model_latency(llama_server, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # air-gapped clusters set it; endpoints must work
+
+    async def run():
+        pool = _pool(llama_server.url)
+        try:
+            return await pool.chat(MESSAGES, SamplingParams(max_tokens=16, temperature=0, seed=0))
+        finally:
+            await pool.aclose()
+
+    reply = asyncio.run(run())
+    assert reply.text.strip()
+    assert reply.usage.prompt_tokens > 5 and 0 < reply.usage.completion_tokens <= 16
+    assert reply.model and reply.latency_s > 0 and reply.endpoint == llama_server.url
+
+
+def test_offline_guard_still_blocks_other_hosts(llama_server, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _pool(llama_server.url)  # registers the endpoint host
+
+    async def fetch(url):
+        async with new_async_client() as client:
+            return await client.get(url)
+
+    assert asyncio.run(fetch(f"{llama_server.url}/v1/models")).status_code == 200
+    with pytest.raises(OfflineModeIsEnabled):
+        asyncio.run(fetch(f"http://127.0.0.1:{free_port()}/v1/models"))
+
+
+def test_concurrent_calls_all_complete_within_the_limit(llama_server):
+    async def run():
+        pool = _pool(llama_server.url, max_concurrency=3)
+        peak = 0
+
+        async def one(i):
+            nonlocal peak
+            task = asyncio.ensure_future(
+                pool.chat(
+                    [{"role": "user", "content": f"Count to {i}."}], SamplingParams(max_tokens=8)
+                )
+            )
+            while not task.done():
+                peak = max(peak, pool.endpoints[0].in_flight)
+                await asyncio.sleep(0.005)
+            return task.result()
+
+        try:
+            replies = await asyncio.gather(*(one(i) for i in range(8)))
+        finally:
+            await pool.aclose()
+        return replies, pool.stats(), peak
+
+    replies, stats, peak = asyncio.run(run())
+    assert len(replies) == 8 and all(r.usage.completion_tokens > 0 for r in replies)
+    assert stats[llama_server.url]["sent"] == 8
+    assert peak >= 2  # calls really overlapped
+
+
+def test_structured_output_uses_the_server_dialect(llama_server):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+    }
+
+    async def run():
+        pool = _pool(llama_server.url)
+        try:
+            reply = await pool.chat(
+                [{"role": "user", "content": "Give a famous city and its country as JSON."}],
+                SamplingParams(max_tokens=64, temperature=0, json_schema=schema),
+            )
+            return reply, pool.endpoints[0].server_kind
+        finally:
+            await pool.aclose()
+
+    reply, kind = asyncio.run(run())
+    assert kind == "llamacpp"
+    data = parse_json_object(reply.text, required=("city", "country"))
+    assert isinstance(data["city"], str)
