@@ -1,0 +1,94 @@
+"""The three template baselines the paper compares MetaSynth with.
+
+* `template`: a fixed prompt with placeholders (domain, keywords, length).
+* `template_prior`: the same plus the latest prior generations the document may see
+  (index <= i - lanes, the same window as MetaSynth), asking for something different.
+* `template_icl`: the same plus in-context exemplars of real domain documents, which vary
+  with the topic-aware seeds.
+
+One call per document on the `writer` role (the experts' model), the same record schema and
+provenance as MetaSynth, so corpora are directly comparable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from metasynth_hf.scaffold.calls import Caller, DocTrace
+from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.scaffold.text import cap_words, clean_output, excerpt, is_degenerate
+from metasynth_hf.seeds.types import SeedSet
+
+logger = logging.getLogger(__name__)
+
+WRITER_ROLE = "writer"
+
+
+class TemplateProducer:
+    """One templated call per document (`template`, `template_prior`, `template_icl`)."""
+
+    def __init__(self, ctx: RunContext):
+        if ctx.config.method not in ("template", "template_prior", "template_icl"):
+            raise ValueError(f"TemplateProducer cannot make method {ctx.config.method!r}")
+        self.ctx = ctx
+        self.method = ctx.config.method
+        self.template = f"baselines/{self.method}"
+        self.roles = (WRITER_ROLE,)
+        ctx.prompts.render(self.template, **self._variables(SeedSet(keywords=("x",)), ()))
+
+    def _variables(self, seeds: SeedSet, visible: Sequence[InstanceEntry]) -> dict:
+        cfg = self.ctx.config
+        chars = cfg.baseline.excerpt_chars
+        prior = [excerpt(e.text, chars) for e in visible[-cfg.baseline.prior_docs :] if e.text]
+        exemplars = [excerpt(d.text, chars) for d in seeds.documents[: cfg.baseline.exemplars]]
+        return {
+            "domain": self.ctx.domain.name,
+            "domain_description": self.ctx.domain.description,
+            "keywords": list(seeds.keywords),
+            "target_words": cfg.target_words,
+            "prior": prior if self.method == "template_prior" else [],
+            "exemplars": exemplars if self.method == "template_icl" else [],
+        }
+
+    async def produce(
+        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+    ) -> tuple[Record, InstanceEntry]:
+        ctx, cfg = self.ctx, self.ctx.config
+        trace = DocTrace()
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
+                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        variables = self._variables(seeds, visible)
+        messages = [{"role": "user", "content": ctx.prompts.render(self.template, **variables)}]
+        text = ""
+        for attempt in range(2):  # a weak model may answer nothing or loop: one more draw
+            raw = await caller(WRITER_ROLE, messages, cfg.expert_sampling, turn=1,
+                               attempt=attempt, bookkeeping=True)  # fmt: skip
+            text = cap_words(clean_output(raw), cfg.stop.max_words)
+            if not is_degenerate(text):
+                break
+            trace.fallback(1, "empty or degenerate output; asked again", raw=raw, action="retry")
+        topic = (seeds.documents[0].topic or "") if seeds.documents else ""
+        entry = InstanceEntry(
+            index=index, id=cfg.doc_id(index), topic=topic, category="",
+            summary=excerpt(text, 300), seed_ids=tuple(seeds.ids), text=text,
+        )  # fmt: skip
+        prov = {
+            **ctx.base_provenance(index, visible),
+            **trace.provenance(),
+            "status": "final" if text else "empty",
+            "template": self.template,
+            "conditioned_on": {"visible": len(visible), "prior_shown": len(variables["prior"])},
+            "seeds": {
+                "keywords": list(seeds.keywords),
+                "documents": [d.id for d in seeds.documents],
+            },
+            "instance": entry.instance_fields(),
+        }
+        record = Record(
+            id=entry.id, text=text, domain=ctx.domain.name, method=self.method,
+            seed=list(seeds.ids), topic=topic, num_tokens=ctx.count_tokens(text),
+            provenance=dump_provenance(prov),
+        )  # fmt: skip
+        return record, entry

@@ -1,0 +1,127 @@
+"""`metasynth generate`: make a corpus with MetaSynth, a template baseline or Instruct.
+
+    metasynth generate --domain finance --method metasynth --num-docs 100 --out corpus/
+    metasynth generate --config run.yaml --shard 3/8 --lanes 16
+    metasynth generate --domain finance --num-docs 5000 --endpoint http://tgi-0:8080 \
+        --endpoint http://tgi-1:8080 --out corpus/          # a pool of TGI servers
+    metasynth generate --method instruct --set instruct.source=corpus/ --num-docs 50 --out instr/
+
+Flags override the YAML file (`--config`), `--set field.path=value` overrides any field.
+Runs on the embedded SmolLM2 model unless endpoints are given. Ctrl-C (or kill -9) and the
+same command again resumes: finished documents are kept and finished calls are answered by the
+response cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from metasynth_hf.config import METHODS, RunConfig
+from metasynth_hf.config_io import load_config, parse_override
+from metasynth_hf.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: flag dest -> config field (dotted); one source for the mapping.
+FLAG_FIELDS = {
+    "domain": "domain", "method": "method", "num_docs": "num_docs",
+    "target_tokens": "target_tokens", "out": "output_dir", "lanes": "lanes", "seed": "seed",
+    "target_words": "target_words", "max_turns": "stop.max_turns", "cache": "cache_path",
+    "model": "conductor.model", "expert_model": "experts.model", "seeds_kind": "seeds.kind",
+    "seed_corpus": "seeds.corpus", "tokenizer": "tokenizer",
+}  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    add = parser.add_argument
+    add("--config", help="run YAML file (keys = RunConfig fields); flags override it")
+    add("--domain", help="shipped domain (finance, biomedicine) or a keyword file")
+    add("--method", choices=METHODS, help="metasynth (default) or a baseline, or instruct")
+    add("--num-docs", type=int, help="documents in the whole run (all shards)")
+    add("--target-tokens", type=int, help="stop once the run holds this many tokens")
+    add("--out", help="output dir for shards, summary and the response cache")
+    add("--lanes", type=int, help="documents in flight (doc i sees docs <= i - lanes)")
+    add("--seed", type=int, help="run seed (different seed, different corpus)")
+    add("--target-words", type=int, help="words per document asked for (paper: 400)")
+    add("--max-turns", type=int, help="conductor turns per document")
+    add("--strict-final", action="store_true", default=None,
+        help="fail (keeping finished docs) when the conductor gives no FINAL in max turns")  # fmt: skip
+    add("--cache", help="response cache file (default: OUT/llm_cache.sqlite)")
+    add("--shard", help="i/N: make shard i of N (documents with index %% N == i)")
+    add("--endpoint", action="append", help="OpenAI-compatible/TGI base URL (repeat for a pool)")
+    add("--expert-endpoint", action="append", help="separate endpoints for the experts")
+    add("--model", help="conductor model (embedded: smollm2, a path or a Hub id; else a label)")
+    add("--expert-model", help="experts' model (default: the conductor's)")
+    add("--seeds-kind", choices=("keyword", "topic_aware"), help="seed selection")
+    add("--seed-corpus", help="topic-aware seeds: real domain corpus (files, dir or Hub id)")
+    add("--tokenizer", help="num_tokens counting: approx (default) or a tokenizer reference")
+    add("--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="override any config field, e.g. --set stop.max_words=400")  # fmt: skip
+    add("--no-progress", action="store_true", help="no progress bar")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted config overrides from the flags (None = not given)."""
+    out: dict[str, Any] = {field: getattr(args, dest) for dest, field in FLAG_FIELDS.items()}
+    out["stop.strict_final"] = args.strict_final
+    if args.shard:
+        try:
+            index, count = (int(x) for x in args.shard.split("/"))
+        except ValueError as exc:
+            raise ConfigError(f"--shard must look like i/N, e.g. 0/4, got {args.shard!r}") from exc
+        out["shard_index"], out["num_shards"] = index, count
+    if args.endpoint:
+        out["conductor.endpoints"] = [{"url": url} for url in args.endpoint]
+    if args.expert_endpoint:
+        out["experts.endpoints"] = [{"url": url} for url in args.expert_endpoint]
+    for item in args.set:
+        key, value = parse_override(item)
+        out[key] = value
+    return out
+
+
+class _Bar:
+    """tqdm over documents (or tokens when only target_tokens is known), with tokens/s."""
+
+    def __init__(self, config: RunConfig, enabled: bool):
+        from tqdm.auto import tqdm
+
+        from metasynth_hf.engine import positions_for
+
+        total = positions_for(config)
+        self.by_tokens = total is None
+        if self.by_tokens:
+            total = -(-(config.target_tokens or 0) // config.num_shards)
+        unit = "tok" if self.by_tokens else "doc"
+        self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr,
+                        desc=f"{config.method} shard {config.shard_index}/{config.num_shards}")  # fmt: skip
+
+    def __call__(self, record, progress) -> None:
+        self.bar.update(record.num_tokens if self.by_tokens else 1)
+        rate = progress.generated_tokens / max(progress.elapsed_s, 1e-9)
+        self.bar.set_postfix(docs=progress.published, tokens=progress.tokens, tok_s=f"{rate:.1f}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from metasynth_hf.engine import generate
+
+    config = load_config(RunConfig, args.config, overrides_from(args))
+    bar = _Bar(config, enabled=not args.no_progress)
+    try:
+        summary = asyncio.run(generate(config, on_record=bar))
+    finally:
+        bar.close()
+    result = {k: summary.to_dict()[k] for k in (
+        "output_file", "documents", "generated", "resumed", "tokens", "calls", "cache_hits",
+        "fallbacks", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
+    print(json.dumps(result, indent=2))
+    return 0

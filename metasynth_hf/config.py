@@ -1,0 +1,229 @@
+"""The typed run configuration of `metasynth generate`, the engine and the datasets builder.
+
+YAML keys equal field names; `metasynth_hf.config_io.load_config(RunConfig, path, overrides)`
+reads a file plus CLI overrides and turns every validation problem into a ConfigError that
+names the field. Everything that changes generated text is part of `fingerprint()`; what
+only changes how much is generated, where it goes or how it is served is not, so a run can
+be extended (more docs), resumed, or moved to other endpoints without refusing its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from metasynth_hf.llm.config import ModelConfig
+from metasynth_hf.seeds.config import SeedsConfig
+
+Method = Literal["metasynth", "template", "template_prior", "template_icl", "instruct"]
+METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
+
+#: Bump when a code change alters generated output for an unchanged config.
+ENGINE_VERSION = 1
+
+DEFAULT_REQUIRED = ("seed_keywords", "domain_expert", "content_analyst")
+DEFAULT_EXPERTS = (
+    "seed_keywords",
+    "domain_expert",
+    "content_analyst",
+    "summarizer",
+    "topic_labeler",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomDomain(_Strict):
+    """A domain that is not shipped: what it is about and where its keywords are."""
+
+    name: str
+    description: str
+    keywords: Path = Field(description="Keyword file, one keyword or keyphrase per line.")
+    persona_hints: tuple[str, ...] = ()
+
+
+class StopConfig(_Strict):
+    """When a document is done, whether or not the conductor said FINAL."""
+
+    max_turns: int = Field(8, ge=1, description="Conductor turns per document.")
+    max_doc_tokens: int = Field(
+        6000, ge=1, description="Completion tokens per document, all calls together."
+    )
+    max_words: int | None = Field(
+        None, ge=1, description="Hard cap on a document's words (cut at a sentence end)."
+    )
+    strict_final: bool = Field(
+        False,
+        description="Raise instead of assembling the best draft when no FINAL comes in max_turns.",
+    )
+
+
+class MemoryConfig(_Strict):
+    """The conductor's message history within one document."""
+
+    max_tokens: int = Field(3000, ge=200, description="History budget (approximate tokens).")
+    summarize_with: Literal["summarizer", "digest"] = Field(
+        "summarizer", description="Condense old turns with the Summarizer expert or a digest."
+    )
+
+
+class InstanceTableConfig(_Strict):
+    """How much of the instance table each document is conditioned on."""
+
+    max_entries: int = Field(12, ge=1, description="Entries shown to the conductor at most.")
+    recent: int = Field(4, ge=0, description="Of those, always the most recent ones.")
+    embedder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Retrieval beyond max_entries: a sentence-transformers model or 'hashing'.",
+    )
+
+
+class SamplingConfig(_Strict):
+    max_tokens: int = Field(ge=1)
+    temperature: float = Field(ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+
+
+class BaselineConfig(_Strict):
+    """The template baselines' knobs (template_prior and template_icl)."""
+
+    prior_docs: int = Field(3, ge=1, description="template_prior: earlier documents shown.")
+    exemplars: int = Field(2, ge=1, description="template_icl: real exemplars per prompt.")
+    excerpt_chars: int = Field(1200, ge=100, description="Characters kept per shown document.")
+
+
+class InstructConfig(_Strict):
+    """MetaSynth-Instruct: turning synthetic documents into evolved instructions."""
+
+    source: str | None = Field(
+        None, description="Documents to build on: a generate output dir or .jsonl/.parquet files."
+    )
+    rounds: int = Field(2, ge=0, description="Evolution rounds of each instruction.")
+    max_turns: int = Field(8, ge=1, description="Conductor turns per instruction.")
+    experts: tuple[str, ...] = ("doc_transform", "role_suggester", "complexity", "question_editor")
+    document_chars: int = Field(2500, ge=200, description="Characters of the source shown.")
+
+
+class RunConfig(_Strict):
+    """One generation run (or one shard of it)."""
+
+    domain: str | CustomDomain = Field("finance", description="Shipped name or a custom domain.")
+    method: Method = "metasynth"
+    seeds: SeedsConfig = Field(default_factory=SeedsConfig, description="See metasynth_hf.seeds.")
+    num_docs: int | None = Field(None, ge=1, description="Documents in the whole run.")
+    target_tokens: int | None = Field(
+        None, ge=1, description="Stop once the run holds this many tokens (all shards together)."
+    )
+    lanes: int = Field(4, ge=1, description="Documents in flight; doc i sees docs <= i - lanes.")
+    seed: int = Field(0, ge=0)
+    target_words: int = Field(400, ge=20, description="Words per document asked for.")
+    stop: StopConfig = Field(default_factory=StopConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    instance_table: InstanceTableConfig = Field(default_factory=InstanceTableConfig)
+    expert_set: tuple[str, ...] = Field(
+        DEFAULT_EXPERTS, description="Experts the conductor may call."
+    )
+    required_experts: tuple[str, ...] | None = Field(
+        None,
+        description="Experts that must have run before a FINAL is accepted "
+        "(default: seed_keywords, domain_expert, content_analyst, those in expert_set).",
+    )
+    conductor: ModelConfig = Field(default_factory=ModelConfig)
+    experts: ModelConfig | None = Field(None, description="None: the conductor's model.")
+    conductor_sampling: SamplingConfig = SamplingConfig(max_tokens=300, temperature=0.7)
+    expert_sampling: SamplingConfig = SamplingConfig(max_tokens=700, temperature=0.9)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    instruct: InstructConfig = Field(default_factory=InstructConfig)
+    tokenizer: str = Field(
+        "approx", description="num_tokens: 'approx' (chars/4) or a tokenizer ('smollm2', path, id)."
+    )
+    prompts_dir: Path | None = Field(None, description="Your own prompt folder (default: shipped).")
+    cache_path: Path | None = Field(
+        None, description="Response cache (default: OUT/llm_cache.sqlite)."
+    )
+    output_dir: Path = Path("corpus")
+    shard_index: int = Field(0, ge=0)
+    num_shards: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        if self.num_docs is None and self.target_tokens is None:
+            raise ValueError("give num_docs, target_tokens or both (how much to generate)")
+        if self.shard_index >= self.num_shards:
+            raise ValueError(
+                f"shard_index: must be below num_shards={self.num_shards}, got {self.shard_index}"
+            )
+        missing = [e for e in self.required_experts or () if e not in self.expert_set]
+        if missing:
+            raise ValueError(
+                f"required_experts: {missing} are not in expert_set {list(self.expert_set)}"
+            )
+        if self.method == "template_icl" and self.seeds.kind != "topic_aware":
+            raise ValueError(
+                "method template_icl shows real documents as exemplars: set seeds.kind: "
+                "topic_aware and seeds.corpus to a real domain corpus"
+            )
+        if "domain_expert" not in self.expert_set:
+            raise ValueError("expert_set: must include domain_expert (it writes the document)")
+        if len(set(self.expert_set)) != len(self.expert_set):
+            raise ValueError(
+                f"expert_set: each expert must appear once, got {list(self.expert_set)}"
+            )
+        return self
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The experts a FINAL waits for."""
+        if self.required_experts is not None:
+            return self.required_experts
+        return tuple(e for e in DEFAULT_REQUIRED if e in self.expert_set)
+
+    @property
+    def expert_model(self) -> ModelConfig:
+        return self.experts or self.conductor
+
+    @property
+    def domain_name(self) -> str:
+        return self.domain if isinstance(self.domain, str) else self.domain.name
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        return self.cache_path or self.output_dir / "llm_cache.sqlite"
+
+    def doc_id(self, index: int) -> str:
+        """Stable, unique across shards: domain, method, seed and global index."""
+        name = Path(self.domain_name).stem if "/" in self.domain_name else self.domain_name
+        return f"{name}-{self.method}-s{self.seed}-{index:07d}"
+
+
+def _model_identity(config: ModelConfig) -> dict[str, Any]:
+    return {"model": config.model, "endpoint_models": sorted({e.model for e in config.endpoints})}
+
+
+def fingerprint_fields(config: RunConfig, prompt_hash: str) -> dict[str, Any]:
+    """The config fields that change generated output, plus prompt hash and engine version."""
+    data = config.model_dump(
+        mode="json",
+        exclude={
+            "num_docs", "target_tokens", "output_dir", "cache_path", "shard_index",
+            "prompts_dir", "conductor", "experts", "stop",
+        },
+    )  # fmt: skip
+    data["stop"] = config.stop.model_dump(mode="json", exclude={"strict_final"})
+    data["conductor_model"] = _model_identity(config.conductor)
+    data["expert_model"] = _model_identity(config.expert_model)
+    data["prompt_set"] = prompt_hash
+    data["engine_version"] = ENGINE_VERSION
+    return data
+
+
+def fingerprint(config: RunConfig, prompt_hash: str) -> str:
+    """A short hash of `fingerprint_fields`: the builder's `hash=` and the output dir's guard."""
+    blob = json.dumps(fingerprint_fields(config, prompt_hash), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

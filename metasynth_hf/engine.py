@@ -1,0 +1,223 @@
+"""The generation driver: a plain async API, usable without `datasets`.
+
+    summary = asyncio.run(generate(load_config(RunConfig, "run.yaml")))
+
+Lanes and conditioning. With `lanes = L`, up to L documents are in flight and document i
+is conditioned on exactly the finished documents with index <= i - L (a sliding window):
+it starts when document i - L is published. Documents are published (appended to the
+shard file, added to the instance table, their keywords given to the seeder) strictly in
+index order. So the output depends on L but never on timing: reruns hit the response cache
+and are byte-identical, and resumed runs continue exactly. More lanes = more throughput
+(calls overlap, the embedded model batches them) but each document sees L - 1 fewer
+predecessors, so near-duplicates among the last L documents are not ruled out by the
+table; `benchmarks/bench_lanes.py` measures both sides.
+
+Sharding: shard k of N makes documents i with i % N == k, each shard with its own instance
+table (shards never talk), ids `{domain}-{method}-s{seed}-{i:07d}` are unique across shards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from metasynth_hf.config import RunConfig, fingerprint, fingerprint_fields
+from metasynth_hf.llm.base import ChatModel
+from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.scaffold.instance_table import InstanceTable
+from metasynth_hf.scaffold.preflight import prepare
+from metasynth_hf.scaffold.prompts import PromptSet
+from metasynth_hf.scaffold.records import InstanceEntry, Record
+from metasynth_hf.scaffold.store import (
+    ShardFile,
+    check_fingerprint,
+    shard_path,
+    summary_path,
+    write_json_atomic,
+)
+from metasynth_hf.scaffold.text import make_token_counter
+from metasynth_hf.seeds.types import SeedSet
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Handed to `on_record` after each published document."""
+
+    published: int
+    total: int | None
+    tokens: int
+    target_tokens: int | None
+    generated: int
+    generated_tokens: int
+    elapsed_s: float
+
+
+@dataclass
+class RunSummary:
+    """What one run (one shard) did; also written as `summary-K-of-N.json`."""
+
+    shard_index: int
+    num_shards: int
+    output_file: str
+    fingerprint: str
+    documents: int = 0
+    generated: int = 0
+    resumed: int = 0
+    tokens: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    by_role: dict[str, Any] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    fallbacks: int = 0
+    wall_time_s: float = 0.0
+    generated_tokens_per_s: float = 0.0
+    stopped_by: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def positions_for(config: RunConfig) -> int | None:
+    """How many documents this shard makes at most (None: until target_tokens)."""
+    if config.num_docs is None:
+        return None
+    k, n = config.shard_index, config.num_shards
+    return max(0, math.ceil((config.num_docs - k) / n))
+
+
+def build_models(config: RunConfig, roles: tuple[str, ...]):
+    """RoleModels for the producer's roles: conductor on `conductor`, the rest on `experts`."""
+    from metasynth_hf.llm.factory import RoleModels
+
+    configs = {
+        role: config.conductor if role == "conductor" else config.expert_model for role in roles
+    }
+    return RoleModels(configs, cache_path=config.resolved_cache_path)
+
+
+def _expand(seeder, entry: InstanceEntry) -> None:
+    if not entry.keywords_added or not hasattr(seeder, "expand"):
+        return
+    if "source" in inspect.signature(seeder.expand).parameters:
+        seeder.expand(entry.keywords_added, source=entry.index)
+    else:
+        seeder.expand(entry.keywords_added)
+
+
+async def generate(
+    config: RunConfig,
+    *,
+    models: Mapping[str, ChatModel] | None = None,
+    seeder: Any = None,
+    on_record: Callable[[Record, Progress], None] | None = None,
+) -> RunSummary:
+    """Generate (or resume) this config's shard; returns and writes the run summary.
+
+    `models` maps role -> ChatModel (default: built from the config, with the response
+    cache); `seeder` overrides the one built from `config.seeds`.
+    """
+    started = time.monotonic()
+    prompts = PromptSet(config.prompts_dir)
+    fp = fingerprint(config, prompts.hash)
+    ctx = RunContext(config, prompts, {}, None, InstanceTable(config.instance_table), fp, len)
+    producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
+    ctx.count_tokens = make_token_counter(config.tokenizer)
+    out = config.output_dir
+    check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash))
+    k, n = config.shard_index, config.num_shards
+    shard = ShardFile(shard_path(out, k, n))
+    existing = shard.load(lambda p: config.doc_id(k + p * n))
+    summary = RunSummary(k, n, str(shard.path), fp)
+    owned = models is None
+    ctx.models = build_models(config, producer.roles) if owned else models
+    try:
+        await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
+    except BaseException as exc:
+        summary.error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        shard.close()
+        meter = getattr(ctx.models, "meter", None)
+        if meter is not None:
+            snap = meter.snapshot()
+            summary.by_role = snap["by_role"]
+            summary.calls = snap["total"]["calls"]
+            summary.cache_hits = snap["total"]["cache_hits"]
+        summary.wall_time_s = round(time.monotonic() - started, 3)
+        write_json_atomic(summary_path(out, k, n), summary.to_dict())
+        if owned:
+            await ctx.models.aclose()
+    return summary
+
+
+async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started) -> None:
+    """Sliding-window scheduler: start doc p + L when doc p is published, publish in order."""
+    config = ctx.config
+    k, n, lanes = config.shard_index, config.num_shards, config.lanes
+    limit = positions_for(config)
+    limit = producer.limit(limit) if hasattr(producer, "limit") else limit
+    target = math.ceil(config.target_tokens / n) if config.target_tokens else None
+    pending: dict[int, asyncio.Future] = {}
+    statuses: Counter = Counter()
+    generated_tokens = 0
+    loop = asyncio.get_running_loop()
+
+    def start(p: int) -> None:
+        if limit is not None and p >= limit:
+            return
+        if p < len(existing):
+            done = loop.create_future()
+            done.set_result((existing[p], InstanceEntry.from_record(existing[p])))
+            pending[p] = done
+            return
+        index, visible = k + p * n, ctx.table.snapshot()
+        seeds = seeder.seeds_for(index, visible) if seeder is not None else SeedSet(keywords=())
+        pending[p] = asyncio.ensure_future(producer.produce(index, seeds, visible))
+
+    try:
+        for p in range(lanes):
+            start(p)
+        p_next = 0
+        while p_next in pending:
+            record, entry = await pending.pop(p_next)
+            is_new = p_next >= len(existing)
+            if is_new:
+                shard.append(record)
+                summary.generated += 1
+                generated_tokens += record.num_tokens
+            else:
+                summary.resumed += 1
+            ctx.table.add(entry)
+            _expand(seeder, entry)
+            prov = record.provenance_dict
+            statuses[prov.get("status", "final")] += 1
+            summary.fallbacks += len(prov.get("fallbacks", []))
+            summary.documents += 1
+            summary.tokens += record.num_tokens
+            p_next += 1
+            if on_record is not None:
+                elapsed = time.monotonic() - started
+                on_record(record, Progress(summary.documents, limit, summary.tokens, target,
+                                           summary.generated, generated_tokens, elapsed))  # fmt: skip
+            if target is not None and summary.tokens >= target:
+                summary.stopped_by = "target_tokens"
+                break
+            start(p_next + lanes - 1)
+        summary.stopped_by = summary.stopped_by or "num_docs"
+    finally:
+        for task in pending.values():
+            task.cancel()
+        await asyncio.gather(*pending.values(), return_exceptions=True)
+        summary.statuses = dict(sorted(statuses.items()))
+        elapsed = max(time.monotonic() - started, 1e-9)
+        summary.generated_tokens_per_s = round(generated_tokens / elapsed, 3)

@@ -1,0 +1,208 @@
+"""MetaSynth-Instruct: a second conductor loop that turns synthetic documents into evolved
+instruction/response pairs.
+
+The conductor reads one source document and directs the experts (document transformation,
+role suggestion, complexity, question editing); it picks each evolution step itself, and the
+instruction must evolve `instruct.rounds` times before FINAL is accepted. The scaffold then has
+the Response expert answer it. Records carry `instruction`, `response` and a `text`
+rendering (prompts/instruct/render.jinja2) for pre-training with loss on all tokens.
+
+Source documents come from `instruct.source`: the output dir of a `metasynth generate` run
+(its shard files, in index order), or parquet/jsonl files / a Hub id with a `text` column.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from metasynth_hf.errors import ConfigError
+from metasynth_hf.scaffold.calls import Caller, DocTrace
+from metasynth_hf.scaffold.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
+from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.scaffold.memory import ConductorMemory
+from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.scaffold.text import excerpt, is_degenerate
+from metasynth_hf.scaffold.turns import examples
+from metasynth_hf.seeds.types import SeedDocument, SeedSet
+
+logger = logging.getLogger(__name__)
+
+ARTIFACTS = {
+    "document": "the source document",
+    "material": "key facts and a scenario extracted from the document",
+    "instruction": "the current instruction",
+    "role": "the suggested asker",
+    "complexity_notes": "suggestions to make the instruction harder",
+}
+RESPONDER = "responder"
+
+
+def load_sources(source: str) -> list[SeedDocument]:
+    """Source documents: a generate output dir (shards, in index order) or a text corpus."""
+    path = Path(source).expanduser()
+    shards = sorted(path.glob("shard-*.jsonl")) if path.is_dir() else []
+    if shards:
+        from metasynth_hf.scaffold.records import Record
+
+        rows: list[tuple[int, SeedDocument]] = []
+        for shard in shards:
+            for line in shard.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    rec = Record.from_json(line)
+                except ValueError:
+                    continue  # a torn last line of a run still going; skip it
+                rows.append(
+                    (rec.provenance_dict["doc_index"], SeedDocument(rec.id, rec.text, rec.topic))
+                )
+        return [doc for _, doc in sorted(rows, key=lambda r: r[0]) if doc.text.strip()]
+    from metasynth_hf.seeds.corpus import load_corpus
+
+    corpus = load_corpus(source, text_column="text")
+    return [SeedDocument(i, t) for i, t in zip(corpus.ids, corpus.texts, strict=True)]
+
+
+class InstructProducer:
+    """One evolved instruction/response pair per source document."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        icfg = ctx.config.instruct
+        if not icfg.source:
+            raise ConfigError(
+                "instruct.source: method instruct builds on synthetic documents; set it to the "
+                "output dir of a metasynth run (or parquet/jsonl files with a text column)"
+            )
+        self.sources = load_sources(icfg.source)
+        if not self.sources:
+            raise ConfigError(f"instruct.source: {icfg.source} holds no documents with text")
+        self.experts = {n: ctx.prompts.role("instruct/experts", n) for n in icfg.experts}
+        self.responder = ctx.prompts.role("instruct/experts", RESPONDER)
+        outputs = {r.output for r in self.experts.values()}
+        self.artifacts = {k: v for k, v in ARTIFACTS.items() if k == "document" or k in outputs}
+        if "instruction" not in outputs:
+            raise ConfigError(
+                "instruct.experts: must include question_editor (writes the instruction)"
+            )
+        self.fixed_order = self._fixed_order(icfg.rounds)
+        self.roles = ("conductor", *self.experts, RESPONDER)
+
+    def _fixed_order(self, rounds: int) -> tuple[str, ...]:
+        evolvers = [e for e in ("role_suggester", "complexity") if e in self.experts]
+        order = [e for e in ("doc_transform", "question_editor") if e in self.experts]
+        for r in range(rounds):
+            order += ([evolvers[r % len(evolvers)]] if evolvers else []) + ["question_editor"]
+        return tuple(order)
+
+    # -- the engine's seeder interface: source document i is document i's seed ----------------
+    def limit(self, positions: int | None) -> int:
+        k, n = self.ctx.config.shard_index, self.ctx.config.num_shards
+        available = max(0, math.ceil((len(self.sources) - k) / n))
+        return available if positions is None else min(positions, available)
+
+    def seeds_for(self, doc_index: int, history: Sequence[InstanceEntry]) -> SeedSet:
+        return SeedSet(keywords=(), documents=(self.sources[doc_index],))
+
+    # -- protocol rules -------------------------------------------------------------------
+    def fallback_step(self, ws: Workspace) -> str | None:
+        needed: dict[str, int] = {}
+        for expert in self.fixed_order:
+            needed[expert] = needed.get(expert, 0) + 1
+            if ws.calls[expert] < needed[expert]:
+                return expert
+        return None
+
+    def next_required(self, ws: Workspace) -> str | None:
+        evolved = ws.calls["question_editor"] - 1
+        if not ws.artifacts.get("instruction") or evolved < self.ctx.config.instruct.rounds:
+            return self.fallback_step(ws) or "question_editor"
+        return None
+
+    async def produce(
+        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+    ) -> tuple[Record, InstanceEntry]:
+        ctx, cfg = self.ctx, self.ctx.config
+        source = seeds.documents[0]
+        trace = DocTrace()
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
+                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        shown = ctx.table.relevant(visible, source.text[:500])
+        loop = self._loop(index, source, shown, caller, trace)
+        ws = Workspace()
+        ws.put("document", excerpt(source.text, cfg.instruct.document_chars))
+        outcome = await loop.run(ws)
+        if outcome.status == "max_turns" and cfg.stop.strict_final:
+            raise NoFinalError(
+                f"instruction {cfg.doc_id(index)}: no FINAL within instruct.max_turns="
+                f"{cfg.instruct.max_turns}; raise it or set stop.strict_final=false, then rerun"
+            )
+        turn = outcome.turns + 1
+        if not ws.artifacts.get("instruction"):
+            await loop.call_expert(ws, loop.fixed_turn("question_editor"), turn=turn,
+                                   source="rescue", bookkeeping=True)  # fmt: skip
+        instruction = ws.artifacts.get("instruction", "")
+        response = ""
+        answer_ws = Workspace(artifacts={
+            "instruction": instruction, "material": ws.artifacts.get("material") or ws.artifacts["document"]})  # fmt: skip
+        for attempt in range(2):
+            if not instruction:
+                break
+            response = await loop.call_expert(answer_ws, loop.fixed_turn(RESPONDER), turn=turn,
+                                              source="bookkeeping", bookkeeping=True, attempt=attempt)  # fmt: skip
+            if not is_degenerate(response):
+                break
+            trace.fallback(
+                turn, "empty or degenerate response; asked again", raw=response, action="retry"
+            )
+        text = ctx.prompts.render("instruct/render", instruction=instruction, response=response)
+        entry = InstanceEntry(index=index, id=cfg.doc_id(index), topic=source.topic or "",
+                              category="instruction", summary=excerpt(instruction, 300),
+                              seed_ids=(source.id,), text=text)  # fmt: skip
+        prov = {
+            **ctx.base_provenance(index, visible),
+            **trace.provenance(),
+            "status": outcome.status if instruction and response else "empty",
+            "conductor_turns": outcome.turns,
+            "evolutions": max(0, ws.calls["question_editor"] - 1),
+            "source_id": source.id,
+            "conditioned_on": {"visible": len(visible), "shown": [e.id for e in shown]},
+            "instance": entry.instance_fields(),
+        }
+        record = Record(
+            id=entry.id, text=text, domain=ctx.domain.name, method="instruct", seed=[source.id],
+            topic=source.topic or "", num_tokens=ctx.count_tokens(text),
+            provenance=dump_provenance(prov), instruction=instruction, response=response,
+        )  # fmt: skip
+        return record, entry
+
+    def _loop(self, index, source, shown, caller, trace) -> ConductorLoop:
+        ctx, cfg = self.ctx, self.ctx.config
+        role_vars = {"domain": ctx.domain.name, "domain_description": ctx.domain.description,
+                     "persona": ctx.persona(index), "target_words": cfg.target_words}  # fmt: skip
+        call, final = examples(list(self.experts), list(self.artifacts))
+        system = ctx.prompts.render(
+            "instruct/system", experts=list(self.experts.values()), artifacts=self.artifacts,
+            rounds=cfg.instruct.rounds, max_turns=cfg.instruct.max_turns,
+            json_example_call=call, json_example_final=final, **role_vars,
+        )  # fmt: skip
+        task = ctx.prompts.render(
+            "instruct/task", doc_id=source.id, topic=source.topic,
+            document=excerpt(source.text, cfg.instruct.document_chars),
+            earlier=[e.summary for e in shown], rounds=cfg.instruct.rounds,
+        )  # fmt: skip
+        spec = LoopSpec(self.experts, self.artifacts, system, task, role_vars,
+                        self.next_required, self.fallback_step,
+                        extra_experts={RESPONDER: self.responder})  # fmt: skip
+        memory = ConductorMemory(
+            system, task, cfg.memory.max_tokens,
+            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
+        )  # fmt: skip
+        return ConductorLoop(
+            spec, ctx.prompts, caller, trace, memory,
+            conductor_sampling=cfg.conductor_sampling, expert_sampling=cfg.expert_sampling,
+            max_turns=cfg.instruct.max_turns,
+        )  # fmt: skip

@@ -1,0 +1,53 @@
+"""What every producer (MetaSynth, baselines, Instruct) shares within one run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from metasynth_hf.config import RunConfig
+from metasynth_hf.llm.base import ChatModel
+from metasynth_hf.scaffold.instance_table import InstanceTable
+from metasynth_hf.scaffold.prompts import PromptSet
+from metasynth_hf.scaffold.records import InstanceEntry, Record
+from metasynth_hf.seeds.types import SeedSet, rng_for
+
+
+@dataclass
+class RunContext:
+    """Config, prompts, role models, domain and the instance table of one run (or shard)."""
+
+    config: RunConfig
+    prompts: PromptSet
+    models: Mapping[str, ChatModel]
+    domain: Any  # metasynth_hf.seeds.domains.Domain (name, description, persona_hints)
+    table: InstanceTable
+    fingerprint: str
+    count_tokens: Callable[[str], int]
+
+    def persona(self, index: int) -> str:
+        """A persona hint of the domain, drawn per document (deterministic)."""
+        hints = tuple(getattr(self.domain, "persona_hints", ()) or ())
+        if not hints:
+            return f"an experienced {self.domain.name} professional"
+        return hints[rng_for("persona", self.config.seed, index).randrange(len(hints))]
+
+    def base_provenance(self, index: int, visible: Sequence[InstanceEntry]) -> dict[str, Any]:
+        return {
+            "doc_index": index,
+            "prompt_set": self.prompts.hash,
+            "config_fingerprint": self.fingerprint,
+            "conditioned_on": {"visible": len(visible)},
+            "shard": f"{self.config.shard_index}/{self.config.num_shards}",
+        }
+
+
+class Producer(Protocol):
+    """Makes document `index` from its seeds and the entries it may condition on."""
+
+    roles: tuple[str, ...]
+
+    async def produce(
+        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+    ) -> tuple[Record, InstanceEntry]: ...

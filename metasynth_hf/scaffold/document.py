@@ -1,0 +1,239 @@
+"""The MetaSynth run loop for one document: seeds + instance table -> conductor loop ->
+final text -> summary and topic label for the table -> record with provenance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from metasynth_hf.scaffold.calls import Caller, DocTrace
+from metasynth_hf.scaffold.conductor import (
+    ConductorLoop,
+    LoopSpec,
+    NoFinalError,
+    Outcome,
+    Workspace,
+)  # fmt: skip
+from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.scaffold.instance_table import render_table
+from metasynth_hf.scaffold.memory import ConductorMemory
+from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.scaffold.text import (
+    cap_words,
+    clean_output,
+    excerpt,
+    is_degenerate,
+    parse_keywords,
+    parse_label,
+)  # fmt: skip
+from metasynth_hf.scaffold.turns import Turn, examples
+from metasynth_hf.seeds.types import SeedSet, normalise_keyword
+
+logger = logging.getLogger(__name__)
+
+#: The fixed expert order used when the conductor's replies are unusable (then FINAL).
+FIXED_ORDER = ("seed_keywords", "domain_expert", "content_analyst", "domain_expert")
+ARTIFACTS = {
+    "seeds": "this document's seed keywords (and seed document excerpts)",
+    "instance_table": "summaries of the earlier documents, by category",
+    "keywords": "the latest expanded keywords",
+    "draft": "the latest draft of the document",
+    "analysis": "the Content Analyst's latest suggestions",
+    "summary": "the latest summary",
+    "topic": "the latest topic label",
+}
+MIN_FINAL_WORDS = 40
+
+
+class MetaSynthProducer:
+    """Conductor + experts + memory + instance table, one document per `produce` call."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        cfg = ctx.config
+        self.experts = {name: ctx.prompts.role("experts", name) for name in cfg.expert_set}
+        self.artifacts = {k: v for k, v in ARTIFACTS.items() if k in ("seeds", "instance_table")}
+        for role in self.experts.values():
+            self.artifacts.setdefault(
+                role.output, ARTIFACTS.get(role.output, f"latest {role.name} answer")
+            )
+        order = [e for e in FIXED_ORDER if e in self.experts]
+        self.fixed_order = tuple(order + [r for r in cfg.required if r not in order])
+        self.roles = ("conductor", *self.experts)
+
+    # -- protocol rules -------------------------------------------------------------------
+    def next_required(self, ws: Workspace) -> str | None:
+        for expert in self.fixed_order:
+            if expert in self.ctx.config.required and not ws.calls[expert]:
+                return expert
+        return None if ws.artifacts.get("draft") else "domain_expert"
+
+    def fallback_step(self, ws: Workspace) -> str | None:
+        needed: dict[str, int] = {}
+        for expert in self.fixed_order:
+            needed[expert] = needed.get(expert, 0) + 1
+            if ws.calls[expert] < needed[expert]:
+                return expert
+        return self.next_required(ws)
+
+    # -- one document ---------------------------------------------------------------------
+    async def produce(
+        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+    ) -> tuple[Record, InstanceEntry]:
+        ctx, cfg = self.ctx, self.ctx.config
+        trace = DocTrace()
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
+                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        query = " ".join([*seeds.keywords, *(d.topic or "" for d in seeds.documents)])
+        shown = ctx.table.relevant(visible, query)
+        persona = ctx.persona(index)
+        ws = Workspace()
+        ws.put("seeds", self._seed_text(seeds))
+        if shown:
+            ws.put("instance_table", render_table(shown))
+        loop = self._loop(index, seeds, shown, len(visible), persona, caller, trace)
+        outcome = await loop.run(ws)
+        if outcome.status == "max_turns" and cfg.stop.strict_final:
+            raise NoFinalError(
+                f"document {cfg.doc_id(index)}: the conductor gave no FINAL within "
+                f"stop.max_turns={cfg.stop.max_turns}. Finished documents are kept in "
+                f"{cfg.output_dir}; raise stop.max_turns, use a stronger conductor model, or set "
+                "stop.strict_final=false to keep the best draft, then rerun to resume"
+            )
+        text, source = await self._assemble(loop, ws, outcome)
+        category, topic, summary = await self._label(loop, text, outcome.turns + 1, seeds)
+        status = "empty" if not text else outcome.status
+        entry = InstanceEntry(
+            index=index, id=cfg.doc_id(index), topic=topic, category=category, summary=summary,
+            seed_ids=tuple(seeds.ids), keywords_added=self._added_keywords(ws, seeds), text=text,
+        )  # fmt: skip
+        prov = {
+            **ctx.base_provenance(index, visible),
+            **trace.provenance(),
+            "status": status,
+            "final_source": source,
+            "conductor_turns": outcome.turns,
+            "conditioned_on": {"visible": len(visible), "shown": [e.id for e in shown]},
+            "seeds": {"keywords": list(seeds.keywords), "documents": [d.id for d in seeds.documents]},
+            "persona": persona,
+            "instance": entry.instance_fields(),
+            "memory": {"condensed_turns": loop.memory.condensed_turns,
+                       "summary_calls": loop.memory.summary_calls},
+        }  # fmt: skip
+        record = Record(
+            id=entry.id, text=text, domain=ctx.domain.name, method="metasynth",
+            seed=list(seeds.ids), topic=topic, num_tokens=ctx.count_tokens(text),
+            provenance=dump_provenance(prov),
+        )  # fmt: skip
+        return record, entry
+
+    def _loop(self, index, seeds, shown, num_visible, persona, caller, trace) -> ConductorLoop:
+        ctx, cfg = self.ctx, self.ctx.config
+        role_vars = {"domain": ctx.domain.name, "domain_description": ctx.domain.description,
+                     "persona": persona, "target_words": cfg.target_words}  # fmt: skip
+        experts = list(self.experts.values())
+        call, final = examples(list(self.experts), list(self.artifacts))
+        system = ctx.prompts.render(
+            "conductor/system", experts=experts, artifacts=self.artifacts,
+            json_example_call=call, json_example_final=final, max_turns=cfg.stop.max_turns,
+            **role_vars,
+        )  # fmt: skip
+        seed_docs = [{"id": d.id, "topic": d.topic, "excerpt": excerpt(d.text, 600)}
+                     for d in seeds.documents]  # fmt: skip
+        task = ctx.prompts.render(
+            "conductor/task", doc_id=cfg.doc_id(index), seeds=seeds, seed_docs=seed_docs,
+            instance_table=render_table(shown), num_earlier=num_visible, **role_vars,
+        )  # fmt: skip
+        spec = LoopSpec(self.experts, self.artifacts, system, task, role_vars,
+                        self.next_required, self.fallback_step)  # fmt: skip
+        memory = ConductorMemory(
+            system, task, cfg.memory.max_tokens,
+            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
+        )  # fmt: skip
+        summarize = None
+        if cfg.memory.summarize_with == "summarizer" and "summarizer" in self.experts:
+
+            async def summarize(previous: str, turns: str) -> str:
+                prompt = ctx.prompts.render(
+                    "conductor/memory_summary", previous=previous, turns=turns
+                )
+                messages = [{"role": "user", "content": prompt}]
+                text = await caller("summarizer", messages, cfg.expert_sampling, turn=len(trace.turns),
+                                    attempt=9, bookkeeping=True, max_tokens=200)  # fmt: skip
+                return "" if is_degenerate(text) else clean_output(text)
+
+        return ConductorLoop(
+            spec, ctx.prompts, caller, trace, memory,
+            conductor_sampling=cfg.conductor_sampling, expert_sampling=cfg.expert_sampling,
+            max_turns=cfg.stop.max_turns, summarize=summarize,
+        )  # fmt: skip
+
+    @staticmethod
+    def _seed_text(seeds: SeedSet) -> str:
+        lines = [f"Keywords: {', '.join(seeds.keywords)}"] if seeds.keywords else []
+        for doc in seeds.documents:
+            lines.append(
+                f"Seed document [{doc.id}] ({doc.topic or 'unlabelled'}): {excerpt(doc.text, 600)}"
+            )
+        return "\n".join(lines)
+
+    async def _assemble(
+        self, loop: ConductorLoop, ws: Workspace, outcome: Outcome
+    ) -> tuple[str, str]:
+        """The final text: the conductor's own document if usable, else the best draft."""
+        max_words = self.ctx.config.stop.max_words
+        own = clean_output(outcome.document)
+        if len(own.split()) >= MIN_FINAL_WORDS and not is_degenerate(own):
+            return cap_words(own, max_words), "conductor"
+        drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
+        if not drafts:
+            rescue = loop.fixed_turn("domain_expert")
+            await loop.call_expert(
+                ws, rescue, turn=outcome.turns + 1, source="rescue", bookkeeping=True
+            )
+            drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
+        good = [d for d in drafts if not is_degenerate(d)]
+        if good:
+            return cap_words(good[-1], max_words), "draft"
+        if drafts:
+            return cap_words(max(drafts, key=len), max_words), "degenerate_draft"
+        return "", "none"
+
+    async def _label(
+        self, loop: ConductorLoop, text: str, turn: int, seeds: SeedSet
+    ) -> tuple[str, str, str]:
+        """Summary and (category, topic) of the final text, for the instance table."""
+        side = Workspace(artifacts={"draft": text})
+
+        async def run(expert: str) -> str | None:
+            if expert not in self.experts or not text:
+                return None
+            role = self.experts[expert]
+            fixed = Turn(
+                "call_expert",
+                expert=expert,
+                instructions=role.default_instructions,
+                share=("draft",),
+            )
+            return await loop.call_expert(
+                side, fixed, turn=turn, source="bookkeeping", bookkeeping=True
+            )
+
+        # Sequential on purpose: the trace (provenance) must list calls in a fixed order.
+        summary = await run("summarizer")
+        label = await run("topic_labeler")
+        fallback_topic = (
+            seeds.documents[0].topic if seeds.documents else ", ".join(seeds.keywords[:2])
+        )
+        category, topic = parse_label(label) if label else ("general", "")
+        summary = summary if summary and not is_degenerate(summary) else excerpt(text, 300)
+        return category, topic or fallback_topic or "", excerpt(summary, 600)
+
+    def _added_keywords(self, ws: Workspace, seeds: SeedSet) -> tuple[str, ...]:
+        known = {normalise_keyword(k) for k in seeds.keywords}
+        out: list[str] = []
+        for answer in ws.versions.get("keywords", []):
+            for keyword in parse_keywords(answer):
+                if normalise_keyword(keyword) not in known and keyword not in out:
+                    out.append(keyword)
+        return tuple(out[:8])

@@ -1,0 +1,120 @@
+"""The instance classification table: one entry per finished document, grouped by category.
+
+Entries are published in document-index order by the engine; a document is shown the
+entries it may condition on (index <= its own - lanes) and, once those outgrow
+`max_entries`, only the relevant part: the `recent` latest entries plus the entries most
+similar to its seeds by embedding cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from metasynth_hf.config import InstanceTableConfig
+from metasynth_hf.scaffold.records import InstanceEntry
+from metasynth_hf.scaffold.text import excerpt
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """Bag of hashed words and word bigrams, L2-normalised: no model, fully deterministic."""
+
+    model_id = "hashing"
+
+    def __init__(self, dim: int = 1024):
+        self.dim = dim
+
+    def _bucket(self, token: str) -> int:
+        return (
+            int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big")
+            % self.dim
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = _WORD.findall(text.lower())
+            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+                out[row, self._bucket(token)] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+def make_embedder(name: str):
+    """'hashing', or a sentence-transformers model (MiniLM by default, loaded offline)."""
+    if name == "hashing":
+        return HashingEmbedder()
+    from metasynth_hf.seeds.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name)
+
+
+def entry_text(entry: InstanceEntry) -> str:
+    return f"{entry.category}: {entry.topic}. {entry.summary}"
+
+
+class InstanceTable:
+    """Published entries plus their embeddings (computed once, only when retrieval is needed)."""
+
+    def __init__(
+        self, config: InstanceTableConfig, embedder_factory: Callable[[], object] | None = None
+    ):
+        self.config = config
+        self.entries: list[InstanceEntry] = []
+        self._embedder_factory = embedder_factory or (lambda: make_embedder(config.embedder))
+        self._embedder = None
+        self._vectors: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, entry: InstanceEntry) -> None:
+        if self.entries and entry.index <= self.entries[-1].index:
+            raise ValueError(f"entries must be published in index order: {entry.index} after "
+                             f"{self.entries[-1].index}")  # fmt: skip
+        self.entries.append(entry)
+
+    def snapshot(self) -> tuple[InstanceEntry, ...]:
+        return tuple(self.entries)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return np.asarray(self._embedder.encode(texts), dtype=np.float32)
+
+    def relevant(self, visible: Sequence[InstanceEntry], query: str) -> list[InstanceEntry]:
+        """All of `visible` if it fits, else the recent ones plus the most similar to `query`."""
+        limit = self.config.max_entries
+        if len(visible) <= limit:
+            return list(visible)
+        recent_n = min(self.config.recent, limit)
+        recent = list(visible[len(visible) - recent_n :]) if recent_n else []
+        older = list(visible[: len(visible) - recent_n])
+        todo = [e for e in older if e.index not in self._vectors]
+        if todo:
+            for entry, vec in zip(todo, self._embed([entry_text(e) for e in todo]), strict=True):
+                self._vectors[entry.index] = vec
+        query_vec = self._embed([query])[0]
+        scores = np.array([float(self._vectors[e.index] @ query_vec) for e in older])
+        # Stable order: by score, ties by index, so the same inputs always pick the same rows.
+        order = sorted(range(len(older)), key=lambda j: (-round(scores[j], 6), older[j].index))
+        picked = sorted((older[j] for j in order[: limit - recent_n]), key=lambda e: e.index)
+        return picked + recent
+
+
+def render_table(entries: Sequence[InstanceEntry], *, summary_chars: int = 240) -> str:
+    """Entries grouped by category (first-seen order), one line each."""
+    groups: dict[str, list[InstanceEntry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.category or "general", []).append(entry)
+    lines: list[str] = []
+    for category, members in groups.items():
+        lines.append(f"Category: {category}")
+        for entry in members:
+            lines.append(f"- [{entry.id}] {entry.topic}: {excerpt(entry.summary, summary_chars)}")
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""The conductor's memory: its message history within one document, under a token budget.
+
+The history is the system prompt, the task, then (assistant turn, observation) pairs. When
+it outgrows `max_tokens`, the oldest pairs are condensed into a running summary (by the
+Summarizer expert, or a mechanical digest), never silently dropped: the conductor always
+sees a summary of everything it did. A single observation too large for the budget alone is
+clipped with an explicit marker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from metasynth_hf.llm.base import Message
+from metasynth_hf.scaffold.text import approx_tokens, excerpt
+
+logger = logging.getLogger(__name__)
+
+Summarize = Callable[[str, str], Awaitable[str]]  # (previous summary, turns text) -> summary
+CLIP_MARK = "\n[... clipped to fit the conductor's memory budget]"
+
+
+def render_turns(turns: list[tuple[str, str]]) -> str:
+    return "\n\n".join(f"Conductor: {a}\nResult: {o}" for a, o in turns)
+
+
+def digest(previous: str, turns: list[tuple[str, str]]) -> str:
+    """A mechanical summary: one line per turn (what was asked, how the answer began)."""
+    lines = [previous] if previous else []
+    lines += [f"- {excerpt(a, 160)} -> {excerpt(o, 160)}" for a, o in turns]
+    return "\n".join(lines)
+
+
+class ConductorMemory:
+    """Bounded conductor history; `messages()` is what the next conductor call sees."""
+
+    def __init__(
+        self, system: str, task: str, max_tokens: int, *, summary_header: Callable[[str], str]
+    ):
+        self.system = system
+        self.task = task
+        self.max_tokens = max_tokens
+        self.summary = ""
+        self.turns: list[tuple[str, str]] = []
+        self.condensed_turns = 0
+        self.summary_calls = 0
+        self._summary_header = summary_header
+
+    def add(self, assistant: str, observation: str) -> None:
+        self.turns.append((assistant, observation))
+
+    def messages(self) -> list[Message]:
+        task = self.task
+        if self.summary:
+            task = f"{task}\n\n{self._summary_header(self.summary)}"
+        out: list[Message] = [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": task},
+        ]
+        for assistant, observation in self.turns:
+            out.append({"role": "assistant", "content": assistant})
+            out.append({"role": "user", "content": observation})
+        return out
+
+    def size(self) -> int:
+        return sum(approx_tokens(m["content"]) + 4 for m in self.messages())
+
+    async def fit(self, summarize: Summarize | None) -> None:
+        """Condense the oldest turns until the history fits (the latest turn always stays)."""
+        if self.size() <= self.max_tokens:
+            return
+        take = 0
+        while take < len(self.turns) - 1:
+            take += 1
+            rest = self.turns[take:]
+            rest_tokens = sum(approx_tokens(a) + approx_tokens(o) + 8 for a, o in rest)
+            fixed = approx_tokens(self.system) + approx_tokens(self.task) + 300
+            if fixed + rest_tokens <= self.max_tokens:
+                break
+        if take:
+            old, self.turns = self.turns[:take], self.turns[take:]
+            new_summary = ""
+            if summarize is not None:
+                new_summary = (await summarize(self.summary, render_turns(old))).strip()
+                self.summary_calls += 1
+            if not new_summary:
+                new_summary = digest(self.summary, old)
+            self.summary = excerpt(new_summary, 1600)
+            self.condensed_turns += take
+            logger.debug("memory: condensed %d turns into the summary", take)
+        self._clip_last()
+
+    def _clip_last(self) -> None:
+        overflow = self.size() - self.max_tokens
+        if overflow <= 0 or not self.turns:
+            return
+        assistant, observation = self.turns[-1]
+        keep = max(200, len(observation) - 4 * overflow - len(CLIP_MARK))
+        if keep < len(observation):
+            self.turns[-1] = (assistant, observation[:keep] + CLIP_MARK)

@@ -1,0 +1,66 @@
+"""Everything that can be checked before the first model call, checked there.
+
+Unknown domain or method, an unreadable keyword file, a seed corpus without its text column,
+a missing expert prompt, a method that needs what the config lacks: each raises ConfigError
+here, before models load, so a bad config never costs a call.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+from metasynth_hf.errors import missing_dependency
+from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.seeds.domains import resolve_domain
+
+logger = logging.getLogger(__name__)
+
+
+def build_producer(ctx: RunContext):
+    """The producer of the config's method (MetaSynth, a template baseline or Instruct)."""
+    method = ctx.config.method
+    if method == "metasynth":
+        from metasynth_hf.scaffold.document import MetaSynthProducer
+
+        return MetaSynthProducer(ctx)
+    if method == "instruct":
+        from metasynth_hf.instruct import InstructProducer
+
+        return InstructProducer(ctx)
+    from metasynth_hf.baselines import TemplateProducer
+
+    return TemplateProducer(ctx)
+
+
+def build_seeder(ctx: RunContext):
+    """The seeder of `config.seeds` (keyword or topic-aware; corpus read and embedded now)."""
+    from metasynth_hf.seeds.config import build_seeder as build
+
+    return build(ctx.config.seeds, ctx.domain, seed=ctx.config.seed)
+
+
+def _check_embedder(ctx: RunContext, limit: int | None) -> None:
+    """Retrieval from the instance table needs sentence-transformers once it outgrows context."""
+    table = ctx.config.instance_table
+    if table.embedder == "hashing" or ctx.config.method not in ("metasynth", "instruct"):
+        return
+    if limit is not None and limit <= table.max_entries + ctx.config.lanes:
+        return
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise missing_dependency("sentence-transformers (instance_table.embedder)", "metrics")
+
+
+def prepare(ctx: RunContext, seeder: Any = None, limit: int | None = None):
+    """Resolve the domain, build the producer and the seeder; raise ConfigError on bad input."""
+    config = ctx.config
+    domain = config.domain if isinstance(config.domain, str) else config.domain.model_dump()
+    ctx.domain = resolve_domain(domain)
+    producer = build_producer(ctx)
+    if config.method == "instruct":
+        seeder = producer  # its source documents are its seeds
+    elif seeder is None:
+        seeder = build_seeder(ctx)
+    _check_embedder(ctx, limit)
+    return producer, seeder

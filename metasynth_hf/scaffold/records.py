@@ -1,0 +1,116 @@
+"""The output record (one JSONL line per document) and the instance-table entry.
+
+Schema (flat, the same for every method, so shards of all methods load into one Arrow table):
+
+- `id` (str): `{domain}-{method}-s{seed}-{index:07d}`, stable across reruns and unique across shards.
+- `text` (str): the document; for `instruct` the rendering of instruction + response.
+- `domain`, `method` (str); `seed` (list of str): seed keywords, or seed document ids
+  (topic-aware seeds, `template_icl`), or the source document id (`instruct`).
+- `topic` (str): the Topic Labeler's label (baselines: the seed document's topic or "").
+- `num_tokens` (int): tokens of `text` under the run's `tokenizer` setting.
+- `provenance` (str): a JSON object (see below).
+- `instruction`, `response` (str or null): set for `instruct`, null otherwise.
+
+Why `provenance` is a JSON string and not a nested struct: its keys vary by method and grow
+with the scaffold (roles per run, a list of fallbacks of varying shape). As a string, shards
+of every method and version share one Arrow schema and the builder's `Features` never change;
+`json.loads(record["provenance"])` gives: doc_index, status (final, final_fallback,
+max_turns, token_budget, empty), final_source, experts_called (in order), conductor_turns,
+turns, fallbacks (turn, reason, raw reply excerpt), tokens_by_role ({role: calls,
+prompt_tokens, completion_tokens}), models, prompt_set (hash), config_fingerprint,
+wall_time_s, conditioned_on, seeds, instance (category, summary, keywords_added), memory.
+
+`wall_time_s` is the sum of the document's call latencies as first paid (a cached reply keeps
+its original latency), so a rerun from the cache writes byte-identical records; the real wall
+time of a run is in its summary file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+RECORD_FIELDS = (
+    "id", "text", "domain", "method", "seed", "topic", "num_tokens", "provenance",
+    "instruction", "response",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished document, as written to the shard file."""
+
+    id: str
+    text: str
+    domain: str
+    method: str
+    seed: list[str]
+    topic: str
+    num_tokens: int
+    provenance: str
+    instruction: str | None = None
+    response: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> Record:
+        data = json.loads(line)
+        missing = [name for name in RECORD_FIELDS if name not in data]
+        if missing:
+            raise ValueError(f"record lacks field(s) {missing}")
+        return cls(**{name: data[name] for name in RECORD_FIELDS})
+
+    @property
+    def provenance_dict(self) -> dict[str, Any]:
+        return json.loads(self.provenance)
+
+
+def dump_provenance(data: dict[str, Any]) -> str:
+    """Stable JSON (sorted keys, rounded floats already applied by the caller)."""
+    return json.dumps(
+        {"schema_version": SCHEMA_VERSION, **data}, sort_keys=True, ensure_ascii=False
+    )
+
+
+@dataclass(frozen=True)
+class InstanceEntry:
+    """A row of the instance table: what later documents must differ from.
+
+    Also what seed selection reads (`index`, `topic`, `seed_ids`: see seeds.FinishedDoc).
+    """
+
+    index: int
+    id: str
+    topic: str
+    category: str
+    summary: str
+    seed_ids: tuple[str, ...] = ()
+    keywords_added: tuple[str, ...] = ()
+    text: str = field(default="", repr=False)
+
+    def instance_fields(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "summary": self.summary,
+            "keywords_added": list(self.keywords_added),
+        }
+
+    @classmethod
+    def from_record(cls, record: Record) -> InstanceEntry:
+        """Rebuild the entry of a finished record (resume replays the table from shards)."""
+        prov = record.provenance_dict
+        instance = prov.get("instance", {})
+        return cls(
+            index=int(prov["doc_index"]),
+            id=record.id,
+            topic=record.topic,
+            category=instance.get("category", ""),
+            summary=instance.get("summary", ""),
+            seed_ids=tuple(record.seed),
+            keywords_added=tuple(instance.get("keywords_added", ())),
+            text=record.text,
+        )

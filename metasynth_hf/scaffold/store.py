@@ -1,0 +1,125 @@
+"""Shard files of a run: one JSONL line per finished document, appended in index order.
+
+Each line is written, flushed and fsynced before the next document is published, so a
+kill -9 leaves at most one torn last line; `load` drops it (the document is regenerated,
+free, from the response cache). `fingerprint.json` guards the folder: a run whose output-
+changing settings differ refuses to write there instead of mixing two corpora.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from metasynth_hf.errors import ConfigError
+from metasynth_hf.scaffold.records import Record
+
+logger = logging.getLogger(__name__)
+
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+def shard_path(out_dir: Path, index: int, count: int) -> Path:
+    return out_dir / f"shard-{index:05d}-of-{count:05d}.jsonl"
+
+
+def summary_path(out_dir: Path, index: int, count: int) -> Path:
+    return out_dir / f"summary-{index:05d}-of-{count:05d}.json"
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def check_fingerprint(out_dir: Path, fingerprint: str, fields: dict[str, Any]) -> None:
+    """Claim `out_dir` for this fingerprint, or raise ConfigError naming what differs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / FINGERPRINT_FILE
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ConfigError(
+                f"{path} is not valid JSON ({exc}); restore it or use another --out"
+            ) from exc
+        if stored.get("fingerprint") == fingerprint:
+            return
+        old, new = _flatten(stored.get("fields", {})), _flatten(fields)
+        differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        raise ConfigError(
+            f"output dir {out_dir} holds shards of a different run (settings that differ: "
+            f"{', '.join(differ[:8]) or 'engine version'}). Use another output_dir, or the "
+            "settings of that run to extend or resume it"
+        )
+    if any(out_dir.glob("shard-*.jsonl")):
+        raise ConfigError(
+            f"output dir {out_dir} holds shard files but no {FINGERPRINT_FILE}; "
+            "use an empty output_dir"
+        )
+    write_json_atomic(path, {"fingerprint": fingerprint, "fields": fields})
+
+
+class ShardFile:
+    """Append-only JSONL of one shard, read back on resume."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def load(self, expected_id: Callable[[int], str]) -> list[Record]:
+        """Records already written (torn last line dropped); ids must follow `expected_id`."""
+        if not self.path.is_file():
+            return []
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            logger.warning("%s: dropping a torn last line (%d bytes); it will be regenerated",
+                           self.path, len(data) - end)  # fmt: skip
+            with self.path.open("r+b") as fh:
+                fh.truncate(end)
+                fh.flush()
+                os.fsync(fh.fileno())
+        records: list[Record] = []
+        for number, line in enumerate(data[:end].decode("utf-8").splitlines(), start=1):
+            try:
+                record = Record.from_json(line)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{self.path}:{number}: not a valid record ({exc}); delete that line and all "
+                    "after it, then rerun (they are regenerated from the response cache)"
+                ) from exc
+            want = expected_id(len(records))
+            if record.id != want:
+                raise ConfigError(
+                    f"{self.path}:{number}: record {record.id!r} where {want!r} belongs; the "
+                    "file was edited or mixed with another shard. Restore it or use a new output_dir"
+                )
+            records.append(record)
+        return records
+
+    def append(self, record: Record) -> None:
+        if self._fh is None:
+            self._fh = self.path.open("a", encoding="utf-8")
+        self._fh.write(record.to_json() + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
