@@ -24,6 +24,21 @@ def _is_envelope(text: str) -> bool:
     return text.startswith("[") and text.endswith("]") and text[1:].lstrip()[:1] in ('"', "{")
 
 
+def _find_words(text: str, phrase: str) -> int:
+    """Offset of `phrase` as whole words ("as an ai" is not in "as an aid"), or -1."""
+    at = text.find(phrase)
+    while at >= 0:
+        end = at + len(phrase)
+        before = text[at - 1] if at else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() and phrase[0].isalnum()) and not (
+            after.isalnum() and phrase[-1].isalnum()
+        ):
+            return at
+        at = text.find(phrase, at + 1)
+    return -1
+
+
 def _snippet(text: str, start: int, end: int, width: int = 40) -> str:
     return text[max(0, start - 10) : min(len(text), end + width)].replace("\n", " ").strip()
 
@@ -37,7 +52,7 @@ class ArtefactFilter:
         self.config = config
         self._phrases = tuple(p.lower() for p in config.ai_phrases)
         try:
-            self._scaffold = [re.compile(p, re.I | re.M) for p in config.scaffold_patterns]
+            self._scaffold = [re.compile(p, re.M) for p in config.scaffold_patterns]
         except re.error as exc:
             raise ValueError(f"artefacts.scaffold_patterns: invalid regex ({exc})") from exc
 
@@ -49,11 +64,11 @@ class ArtefactFilter:
                 return verdict
         lowered = text.lower()
         for phrase in self._phrases:
-            at = lowered.find(phrase)
+            at = _find_words(lowered, phrase)
             if at >= 0:
                 return Verdict("artefacts.ai_phrase", f"{phrase!r} in: {_snippet(text, at, at)}")
         for pattern in self._scaffold:
-            match = pattern.search(text)
+            match = pattern.search(lowered)
             if match:
                 return Verdict(
                     "artefacts.scaffold_chatter",

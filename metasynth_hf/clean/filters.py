@@ -57,11 +57,13 @@ def top_ngram_char_frac(doc: Doc, n: int, lengths: np.ndarray, total: int) -> fl
     hashes = doc.ngrams(n)
     if len(hashes) < 2:
         return 0.0
-    _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+    ordered = np.sort(hashes)
+    run_ends = np.append(np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1)
+    counts = np.diff(run_ends, prepend=-1)
     best = int(np.argmax(counts))
     if counts[best] < 2:
         return 0.0
-    start = int(first[best])
+    start = int(np.argmax(hashes == ordered[run_ends[best]]))
     return float(lengths[start : start + n].sum()) * int(counts[best]) / total
 
 
@@ -70,10 +72,9 @@ def dup_ngram_char_frac(doc: Doc, n: int, lengths: np.ndarray, total: int) -> fl
     hashes = doc.ngrams(n)
     if len(hashes) < 2:
         return 0.0
-    _, first = np.unique(hashes, return_index=True)
-    repeated = np.ones(len(hashes), dtype=bool)
-    repeated[first] = False
-    starts = np.flatnonzero(repeated)
+    order = np.argsort(hashes, kind="stable")  # equal hashes keep text order: first comes first
+    ordered = hashes[order]
+    starts = np.sort(order[1:][ordered[1:] == ordered[:-1]])
     if not len(starts):
         return 0.0
     delta = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -112,6 +113,8 @@ class RepetitionFilter:
                 return Verdict(
                     f"repetition.dup_{n}gram", f"repeated {n}-grams cover {frac:.2f} > {limit}"
                 )
+            if frac == 0.0:
+                break  # no repeated n-gram: no longer one can repeat either
         return None
 
     def _check_blocks(self, text: str) -> Verdict | None:

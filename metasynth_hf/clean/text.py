@@ -43,18 +43,31 @@ class WordHasher:
         return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
+def _raw_sums(word_hashes: np.ndarray, n: int, cache: dict[int, np.ndarray]) -> np.ndarray:
+    """Position-weighted sums over every window of `n` words, extended from the longest
+    cached shorter window (n-gram sizes 2..13 then cost one multiply-add each)."""
+    if n in cache:
+        return cache[n]
+    start = max((m for m in cache if m < n), default=0)
+    acc = cache.get(start, np.empty(0, dtype=np.uint64))
+    for m in range(start + 1, n + 1):
+        count = max(len(word_hashes) - m + 1, 0)
+        term = word_hashes[m - 1 : m - 1 + count] * _POSITION_MULT[m - 1]
+        acc = term if m == 1 else acc[:count] + term
+        cache[m] = acc
+    return acc
+
+
+def _finish(raw: np.ndarray) -> np.ndarray:
+    # xorshift so the low bits depend on every word too (the sum alone mixes upward only)
+    return raw ^ (raw >> np.uint64(31))
+
+
 def ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
     """Hash of every run of `n` consecutive words (empty when the text is shorter)."""
     if not 1 <= n <= _MAX_NGRAM:
         raise ValueError(f"n-gram size must be in 1..{_MAX_NGRAM}, got {n}")
-    count = len(word_hashes) - n + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint64)
-    acc = word_hashes[:count] * _POSITION_MULT[0]
-    for j in range(1, n):
-        acc += word_hashes[j : j + count] * _POSITION_MULT[j]
-    # xorshift so the high bits depend on every word (the sum alone mixes upward only)
-    return acc ^ (acc >> np.uint64(31))
+    return _finish(_raw_sums(word_hashes, n, {}))
 
 
 @dataclass
@@ -67,6 +80,7 @@ class Doc:
     _words: list[str] | None = field(default=None, repr=False)
     _hashes: np.ndarray | None = field(default=None, repr=False)
     _ngrams: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _raw: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     #: Per-rule scratch space (e.g. the MinHash computed by check, reused by keep).
     scratch: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -85,7 +99,9 @@ class Doc:
     def ngrams(self, n: int) -> np.ndarray:
         """Cached n-gram hashes (dedup shingles, decontamination and repetition share them)."""
         if n not in self._ngrams:
-            self._ngrams[n] = ngram_hashes(self.word_hashes, n)
+            if not 1 <= n <= _MAX_NGRAM:
+                raise ValueError(f"n-gram size must be in 1..{_MAX_NGRAM}, got {n}")
+            self._ngrams[n] = _finish(_raw_sums(self.word_hashes, n, self._raw))
         return self._ngrams[n]
 
 

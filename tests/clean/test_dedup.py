@@ -87,3 +87,30 @@ def test_removed_document_does_not_stand_for_a_cluster():
     result = clean_corpus([bad, fine] + docs[1:], config)
     assert {r["id"]: r["clean_rule"] for r in result.removed} == {"bad": "artefacts.ai_phrase"}
     assert "fine" in {r["id"] for r in result.kept}
+
+
+def test_exact_without_normalisation_keeps_case_variants_and_streams():
+    from metasynth_hf.clean import Cleaner, iter_clean
+
+    docs = corpus(3, seed=9)
+    upper = dict(docs[0], id="upper", text=docs[0]["text"].upper())
+    config = CleanConfig.all_off().model_copy(
+        update={"exact": CleanConfig().exact.model_copy(update={"normalize": False})}
+    )
+    stream = iter_clean(iter(docs + [upper, dict(docs[1], id="same")]), Cleaner(config))
+    verdicts = {record["id"]: verdict for record, verdict in stream}
+    assert verdicts["upper"] is None
+    assert verdicts["same"].rule == "dedup.exact"
+
+
+def test_lsh_shape_is_configurable_and_reported():
+    from metasynth_hf.clean.command import build_config
+    from metasynth_hf.errors import ConfigError
+
+    result = clean_corpus(corpus(5, seed=1), dedup_only(bands=16, rows=8))
+    assert result.report["near_dedup_lsh"]["bands"] == 16
+    assert clean_corpus(corpus(5, seed=1), dedup_only()).report["near_dedup_lsh"]["bands"] == 14
+    with pytest.raises(ConfigError, match="set both bands and rows"):
+        build_config(None, ["near.bands=16"], [])
+    with pytest.raises(ConfigError, match="must not exceed num_perm"):
+        build_config(None, ["near.bands=20", "near.rows=10"], [])

@@ -95,7 +95,8 @@ def test_rules_can_be_switched_off_one_by_one():
 def test_innocent_words_do_not_trip_the_scaffold_patterns():
     text = (
         GOOD + " The orchestra's conductor, a domain expert in baroque music, explained the seed "
-        "funding round. Copper is a good conductor of heat, and every expert agrees."
+        "funding round. Copper is a good conductor of heat, and every expert agrees. The tool "
+        "served as an aid to the assistant professor; ask an expert, a user: the final answer."
     )
     assert clean_corpus([{"id": "x", "text": text}], quality_only()).removed == []
 
@@ -124,3 +125,28 @@ def test_top_ngram_fraction_counts_only_repeated_ngrams():
     assert top_ngram_char_frac(doc, 2, lengths, len(words)) == pytest.approx(2 * 3 / 8)
     unique = Doc("u", "a b c d", WordHasher())
     assert top_ngram_char_frac(unique, 2, np.ones(4, dtype=np.int64), 4) == 0.0
+
+
+@pytest.mark.parametrize("backend", ["cld2", "langid"])
+def test_language_backends_keep_english_and_drop_german(backend):
+    config = CleanConfig.all_off().model_copy(
+        update={"language": CleanConfig().language.model_copy(update={"backend": backend})}
+    )
+    records = [{"id": "en", "text": GOOD}, {"id": "de", "text": GERMAN}]
+    result = clean_corpus(records, config)
+    assert [r["id"] for r in result.kept] == ["en"]
+    assert result.removed[0]["clean_detail"].startswith("detected de")
+    keep_german = config.model_copy(
+        update={"language": config.language.model_copy(update={"languages": ("de", "en")})}
+    )
+    assert len(clean_corpus(records, keep_german).kept) == 2
+
+
+def test_language_codes_are_checked_and_control_characters_survive():
+    from metasynth_hf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown to the cld2 backend"):
+        clean_corpus([], CleanConfig.model_validate({"language": {"languages": ["english"]}}))
+    config = CleanConfig.all_off().model_copy(update={"language": CleanConfig().language})
+    text = GOOD.replace(".", ".\x00\x85", 3)  # CLD2 rejects these bytes; we retry without them
+    assert len(clean_corpus([{"id": "c", "text": text}], config).kept) == 1

@@ -172,3 +172,16 @@ def test_cli_reads_jsonl_and_reports_bad_input(tmp_path, capsys):
     assert main(["clean", str(tmp_path / "missing"), "--out", str(tmp_path / "o3")]) == 1
     assert main(["clean", "no-such-org/no-such-corpus", "--out", str(tmp_path / "o4")]) == 1
     assert "could not be loaded as a Hub dataset" in capsys.readouterr().err
+
+
+def test_dataset_without_id_column_uses_row_numbers():
+    import datasets
+
+    docs = [{"text": d["text"]} for d in corpus(4, seed=2)]
+    data = datasets.Dataset.from_list(docs + [docs[2]])
+    config = CleanConfig.all_off().model_copy(update={"exact": CleanConfig().exact})
+    result = clean_corpus(data, config)
+    assert result.removed["clean_detail"] == ["same text as 2"]
+    assert len(result.kept) == 4
+    with pytest.raises(ConfigError, match="takes one split"):
+        clean_corpus(datasets.DatasetDict({"train": data}), config)
