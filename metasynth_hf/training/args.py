@@ -1,0 +1,91 @@
+"""The arguments of `metasynth train`: TRL's own dataclasses plus one of ours.
+
+Recipe YAML keys equal dataclass fields, exactly as for `trl sft --config`: `ScriptArguments`,
+`SFTConfig`, `ModelConfig` and `DatasetMixtureConfig` from TRL, and `CPTArguments` below for
+what TRL has no field for. Any TRL command-line option overrides the YAML.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from metasynth_hf.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CPTArguments:
+    """Settings of `metasynth train` that TRL's dataclasses do not have."""
+
+    global_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Sequences per optimizer step over all processes. When set, "
+            "gradient_accumulation_steps is derived from it, so the same recipe keeps the same "
+            "effective batch on 1 GPU, 8 GPUs or N nodes."
+        },
+    )
+
+
+#: Fields that `trl sft --config` would not accept (it hands unknown keys to accelerate).
+METASYNTH_ONLY_FIELDS = tuple(CPTArguments.__dataclass_fields__)
+
+
+def dataclass_types() -> tuple[type, ...]:
+    """The dataclasses a recipe YAML fills, in the order `parse_args_and_config` returns them."""
+    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments, SFTConfig
+
+    return (ScriptArguments, SFTConfig, ModelConfig, DatasetMixtureConfig, CPTArguments)
+
+
+def make_parser(prog: str = "metasynth train") -> Any:
+    """A `TrlParser` over our dataclasses: `--config file.yaml` plus any TRL CLI option."""
+    from trl import TrlParser
+
+    return TrlParser(dataclass_types(), prog=prog)
+
+
+def parse(argv: list[str]) -> tuple[Any, ...]:
+    """Parse `argv` (with `--config`) into the five dataclasses; unknown keys are an error."""
+    parser = make_parser()
+    try:
+        return parser.parse_args_and_config(argv, fail_with_unknown_args=True)
+    except ValueError as exc:
+        if "Unknown arguments" in str(exc):
+            raise ConfigError(
+                f"{exc}\nEvery recipe key must be a field of TRL's ScriptArguments, SFTConfig, "
+                "ModelConfig, DatasetMixtureConfig or metasynth's CPTArguments."
+            ) from exc
+        raise
+
+
+def apply_global_batch_size(training_args: Any, cpt_args: CPTArguments, world_size: int) -> None:
+    """Derive gradient accumulation from the global batch, or say exactly why it cannot be."""
+    target = cpt_args.global_batch_size
+    per_step = training_args.per_device_train_batch_size * world_size
+    if target is None:
+        logger.info(
+            "effective batch: %d sequences per optimizer step (%d per device x %d processes x %d "
+            "accumulation)",
+            per_step * training_args.gradient_accumulation_steps,
+            training_args.per_device_train_batch_size,
+            world_size,
+            training_args.gradient_accumulation_steps,
+        )
+        return
+    if target <= 0 or target % per_step:
+        raise ConfigError(
+            f"global_batch_size={target} is not a positive multiple of per_device_train_batch_size "
+            f"({training_args.per_device_train_batch_size}) x processes ({world_size}) = {per_step}; "
+            "change global_batch_size or per_device_train_batch_size"
+        )
+    training_args.gradient_accumulation_steps = target // per_step
+    logger.info(
+        "global_batch_size=%d: gradient_accumulation_steps=%d on %d processes",
+        target,
+        training_args.gradient_accumulation_steps,
+        world_size,
+    )

@@ -1,0 +1,105 @@
+"""Turn a GGUF model (the embedded SmolLM2 by default) into a checkpoint that can be trained.
+
+transformers dequantises a GGUF file on load, but the model it returns keeps a quantization
+config: `Trainer` refuses it ("cannot perform fine-tuning on purely quantized models") and so
+does `save_pretrained`. Rebuilding the model from its config without that entry and loading the
+dequantised weights gives a plain checkpoint; it is written once per GGUF file (keyed by the
+file's content hash) into a cache directory and reused by every later run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from metasynth_hf.errors import ConfigError, missing_dependency
+from metasynth_hf.models import resolve_model
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable that moves the conversion cache (default: ~/.cache/metasynth_hf).
+CACHE_ENV = "METASYNTH_HF_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """Where converted checkpoints live unless a caller says otherwise."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "metasynth_hf"
+    return Path(root) / "converted"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def trainable_checkpoint(reference: str, cache_dir: str | Path | None = None) -> str:
+    """Return a `from_pretrained` path for `reference`, converting GGUF files once.
+
+    Hub ids and local checkpoint directories come back unchanged; `smollm2` or a `.gguf` path
+    comes back as the directory of its converted float32 checkpoint (weights and tokenizer).
+    """
+    ref = resolve_model(reference)
+    if not ref.gguf_file:
+        return ref.name_or_path
+    gguf_path = Path(ref.name_or_path) / ref.gguf_file
+    target = Path(cache_dir or default_cache_dir()) / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+    if (target / "config.json").is_file():
+        logger.info("reusing converted checkpoint %s", target)
+        return str(target)
+    logger.info("converting %s into a trainable checkpoint at %s", gguf_path.name, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        _convert(gguf_path, staging)
+        staging.chmod(
+            0o755
+        )  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: its copy is just as good
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+def _convert(gguf_path: Path, out_dir: Path) -> None:
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise missing_dependency("transformers and torch", "train") from exc
+    directory, name = str(gguf_path.parent), gguf_path.name
+    # Every GGUF load re-parses the whole file (~15 s for SmolLM2 on a busy CPU): load the
+    # model and the tokenizer once each and take the config from the loaded model.
+    try:
+        quantized = AutoModelForCausalLM.from_pretrained(
+            directory, gguf_file=name, dtype=torch.float32
+        )
+        tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load GGUF model {gguf_path}: {exc}") from exc
+    config = copy.deepcopy(quantized.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = torch.float32
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(quantized.state_dict(), strict=False)
+    # Tied embeddings may legitimately be absent from one side; anything else is a real mismatch.
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    if set(missing) - tied or unexpected:
+        raise ConfigError(
+            f"GGUF weights of {gguf_path} do not match its config: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
