@@ -10,8 +10,9 @@ those of the last M documents"), made reproducible:
   of its seed documents (looked up from its `seed_ids`), plus its own `topic` if that is
   one of the corpus labels. The anchor is drawn from a non-excluded topic (topic first,
   uniformly, so small topics get their turn; then a document within it).
-* Seed documents are new: rows that documents before the block already used as seeds are
-  skipped (anchor and neighbours) until the allowed topics run out of unused rows.
+* Seed documents are new: rows that the last `reuse_window` documents before the block
+  used as seeds are skipped (anchor and neighbours) while the allowed topics have unused
+  rows. The window bounds the per-call cost on long runs (the history is the whole table).
 * k adapts: neighbours of the anchor (faiss inner product on unit vectors = cosine) join
   in order while they pass `rule`, between `k_min` and `k_max` documents in all:
   `absolute`: cosine >= threshold; `relative`: cosine >= threshold * the nearest
@@ -65,6 +66,9 @@ class TopicAwareConfig(BaseModel):
     k_max: int = Field(6, ge=1, description="most seed documents per neighbourhood")
     threshold: float = Field(0.45, ge=-1.0, le=1.0, description="cosine bound of the rule")
     rule: Literal["absolute", "relative", "same_topic"] = "absolute"
+    reuse_window: int | None = Field(
+        4096, ge=0, description="seeds of this many latest documents are not reused (None: all)"
+    )
     keywords_per_doc: int = Field(3, ge=0, description="keywords taken from each seed doc")
     expanded_per_doc: int = Field(1, ge=0, description="expanded keywords added per document")
 
@@ -139,27 +143,39 @@ class TopicAwareSeeder:
         return found
 
     def _before_block(self, doc_index: int, history: Sequence[FinishedDoc]) -> list[FinishedDoc]:
+        """History entries before this document's block, oldest first."""
         start = (doc_index // self.config.refresh_every) * self.config.refresh_every
-        return sorted((d for d in history if d.index < start), key=lambda d: d.index)
+        indices = np.fromiter((d.index for d in history), dtype=np.int64, count=len(history))
+        before = np.flatnonzero(indices < start)
+        return [history[i] for i in before[np.argsort(indices[before], kind="stable")].tolist()]
 
     def excluded_topics(self, doc_index: int, history: Sequence[FinishedDoc]) -> tuple[str, ...]:
         """Topics of the last M finished documents before this document's block, sorted."""
-        recent = self._before_block(doc_index, history)[-self.config.refresh_every :]
-        return tuple(sorted(set().union(*(self.topics_of(d) for d in recent))))
+        return self._excluded(self._before_block(doc_index, history))
 
     def used_rows(self, doc_index: int, history: Sequence[FinishedDoc]) -> frozenset[int]:
-        """Corpus rows already used as seeds by documents before this document's block."""
-        before = self._before_block(doc_index, history)
-        return frozenset(self._row[s] for d in before for s in d.seed_ids if s in self._row)
+        """Corpus rows used as seeds by the last `reuse_window` documents before the block."""
+        return self._used(self._before_block(doc_index, history))
+
+    def _excluded(self, before: list[FinishedDoc]) -> tuple[str, ...]:
+        recent = before[-self.config.refresh_every :]
+        return tuple(sorted(set().union(*(self.topics_of(d) for d in recent))))
+
+    def _used(self, before: list[FinishedDoc]) -> frozenset[int]:
+        window = self.config.reuse_window
+        rows: set[int | None] = set()
+        for doc in before if window is None else before[len(before) - window :]:
+            rows.update(map(self._row.get, doc.seed_ids))
+        rows.discard(None)
+        return frozenset(rows)  # type: ignore[arg-type]
 
     def seeds_for(self, doc_index: int, history: Sequence[FinishedDoc]) -> SeedSet:
         """The seed documents of this document's block, and keywords drawn from them."""
         if doc_index < 0:
             raise ValueError(f"doc_index must be >= 0, got {doc_index}")
         block = doc_index // self.config.refresh_every
-        rows = self._neighbourhood(
-            block, self.excluded_topics(doc_index, history), self.used_rows(doc_index, history)
-        )
+        before = self._before_block(doc_index, history)
+        rows = self._neighbourhood(block, self._excluded(before), self._used(before))
         documents = tuple(
             SeedDocument(id=self.ids[r], text=self.texts[r], topic=self.topic_of[r]) for r in rows
         )

@@ -139,6 +139,21 @@ def test_excluded_topics_come_from_seed_ids_and_known_topic_labels(seeder):
     assert seeder.excluded_topics(6, late) == tuple(sorted(labels[3:6]))
 
 
+def test_reuse_window_bounds_which_seed_documents_count_as_used(corpus_dir, cache_dir):
+    seeder = TopicAwareSeeder(
+        corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir, **{**BASE, "reuse_window": 2}
+    )
+    ids = seeder.ids
+    history = [Done(i, None, (ids[2 * i], ids[2 * i + 1], "elsewhere-1")) for i in range(6)]
+    assert seeder.used_rows(6, history[::-1]) == {8, 9, 10, 11}  # docs 4 and 5, any order
+    assert seeder.used_rows(4, history) == {2, 3, 4, 5}  # docs 1 and 2: before block 1
+    assert seeder.used_rows(2, history) == set()
+    everything = TopicAwareSeeder(
+        corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir, **{**BASE, "reuse_window": None}
+    )
+    assert everything.used_rows(6, history) == set(range(12))
+
+
 def neighbourhoods(seeder, blocks=24):
     """(anchor row, neighbour rows) of many blocks, each drawn with an empty history."""
     row = {doc_id: r for r, doc_id in enumerate(seeder.ids)}
