@@ -6,8 +6,10 @@
   adaptive k-NN over sentence embeddings, moving to new topics every M documents.
 
 Both implement `Seeder`: `seeds_for(doc_index, history) -> SeedSet` is a pure function of
-(run seed, doc_index, history), and `expand(keywords, source=...)` adds keywords as the run
-goes. Heavy dependencies (datasets, faiss, sentence-transformers) are imported on use.
+(run seed, doc_index, history), and `expand(keywords, source=index)` adds keywords as the
+run goes; they reach a document only when `source` is in its history, so expansion keeps
+that purity. Heavy dependencies (datasets, faiss, sentence-transformers) load on use.
+See README.md in this folder for the rules and the choices behind them.
 """
 
 from __future__ import annotations
