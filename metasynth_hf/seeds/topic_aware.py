@@ -58,6 +58,7 @@ class TopicAwareConfig(BaseModel):
     max_chars_per_doc: int | None = Field(2000, ge=1, description="cut seed texts to this")
     embedding_model: str = EMBEDDED_EMBEDDING_MODEL
     batch_size: int = Field(64, ge=1)
+    device: str = Field("cpu", description="torch device for embedding, e.g. cuda")
     cache_dir: Path | None = Field(None, description="share embeddings between shards/reruns")
     num_topics: int | None = Field(None, ge=2, description="k-means clusters; None: sqrt(n/2)")
     label_terms: int = Field(3, ge=1, description="top terms per topic label")
@@ -113,7 +114,9 @@ class TopicAwareSeeder:
         self.ids, self.texts = loaded.ids, loaded.texts
         self._row = {doc_id: row for row, doc_id in enumerate(self.ids)}
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(cfg.embedding_model, batch_size=cfg.batch_size)
+            embedder = SentenceTransformerEmbedder(
+                cfg.embedding_model, batch_size=cfg.batch_size, device=cfg.device
+            )
         self.embeddings = embed_texts(embedder, self.texts, cfg.cache_dir)
         self._build_topics()
         self._index = _flat_ip_index(self.embeddings)
