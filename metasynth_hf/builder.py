@@ -32,18 +32,12 @@ from pydantic import ValidationError
 from metasynth_hf.config import RunConfig, fingerprint
 from metasynth_hf.config_io import format_validation_error
 from metasynth_hf.errors import ConfigError
+from metasynth_hf.paper import CITATION
 from metasynth_hf.shards import as_row, merged_records, record_features
 
 logger = logging.getLogger(__name__)
 
-CITATION = """@inproceedings{riaz2025metasynth,
-  title     = {MetaSynth: Meta-Prompting-Driven Agentic Scaffolds for Diverse Synthetic Data Generation},
-  author    = {Riaz, Haris and Bhabesh, Sourav and Arannil, Vinayak and Ballesteros, Miguel and Horwood, Graham},
-  booktitle = {Findings of the Association for Computational Linguistics: ACL 2025},
-  year      = {2025},
-  eprint    = {2504.12563},
-  archivePrefix = {arXiv}
-}"""
+
 
 #: RunConfig fields the builder config exposes one to one (None = RunConfig's default).
 RUN_FIELDS = (

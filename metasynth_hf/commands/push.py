@@ -1,0 +1,36 @@
+"""`metasynth push DIR --repo-id user/name`: upload a generated corpus and its dataset card.
+
+Data (parquet under data/), diversity.json, plots and the run config go first, the card
+(README.md, rendered from dataset_card_template.md) last. The token comes from HF_TOKEN or
+`hf auth login` and is never printed or written. `--dry-run` stages everything locally.
+
+Examples:
+  metasynth push corpus/finance --repo-id you/finance-metasynth --private
+  metasynth push corpus/finance --repo-id you/finance-metasynth --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from metasynth_hf.hub import check_repo_id, push, stage
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    parser.add_argument("dir", help="output dir of `metasynth generate`")
+    parser.add_argument("--repo-id", required=True, help="Hub dataset repo, user/name")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)")
+    parser.add_argument("--staging-dir", help="where to stage the upload (default: DIR/hub)")
+    parser.add_argument("--dry-run", action="store_true", help="stage only; upload nothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        folder = stage(args.dir, args.staging_dir, repo_id=check_repo_id(args.repo_id), stats_dir=args.stats_dir)
+        print(f"staged {folder} (dry run: nothing uploaded)")
+        return 0
+    url = push(args.dir, args.repo_id, private=args.private, staging=args.staging_dir, stats_dir=args.stats_dir)
+    print(f"pushed {url}")
+    return 0

@@ -1,0 +1,152 @@
+"""Publish a generated corpus: stage parquet data, statistics, plots and the card, then push.
+
+Everything that can fail locally happens first (repo id, token, readable shards of one run,
+a writable staging folder); data is uploaded before the card, so a card never describes
+data that is not there. The token is passed to huggingface_hub only: never printed,
+logged, written to the card, the staging folder or provenance.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shlex
+import shutil
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
+from huggingface_hub.utils import validate_repo_id
+
+from metasynth_hf.card import build_card, load_reports
+from metasynth_hf.errors import ConfigError, MetaSynthError
+from metasynth_hf.shards import merged_records, shard_files, write_parquet
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG_FILE = "metasynth_run.yaml"
+UPLOAD_PATTERNS = ["data/*.parquet", "diversity.json", "plots/*.png", RUN_CONFIG_FILE, "clean_report.json"]
+
+
+def check_repo_id(repo_id: str) -> str:
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ConfigError(f"--repo-id {repo_id!r} is not a valid Hub repo id ({exc}); use 'user/name'") from exc
+    if "/" not in repo_id:
+        raise ConfigError(f"--repo-id {repo_id!r} needs a namespace: 'user/name' or 'org/name'")
+    return repo_id
+
+
+def require_token(token: str | None = None) -> str:
+    token = token or get_token()
+    if not token:
+        raise ConfigError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again")
+    return token
+
+
+def _model_label(identity: Any) -> str:
+    if isinstance(identity, dict):
+        endpoint_models = identity.get("endpoint_models") or []
+        return ", ".join(endpoint_models) or str(identity.get("model", "?"))
+    return str(identity)
+
+
+def gather_facts(out_dir: Path) -> dict[str, Any]:
+    """What the card says about a run, read from its output dir."""
+    stored = json.loads((out_dir / "fingerprint.json").read_text())
+    fields = stored.get("fields", {})
+    summaries = [json.loads(p.read_text()) for p in sorted(out_dir.glob("summary-*.json"))]
+    seeds = fields.get("seeds", {})
+    domain = fields.get("domain", "?")
+    facts = {
+        "fingerprint": stored["fingerprint"],
+        "domain": domain if isinstance(domain, str) else domain.get("name", "custom"),
+        "method": fields.get("method", "?"),
+        "seeds": seeds.get("kind", "keyword") if isinstance(seeds, dict) else str(seeds),
+        "conductor_model": _model_label(fields.get("conductor_model")),
+        "expert_model": _model_label(fields.get("expert_model")),
+        "experts": fields.get("expert_set", []),
+        "prompt_set": fields.get("prompt_set", "?"),
+        "shards": len(shard_files(out_dir)),
+        "calls": sum(s.get("calls", 0) for s in summaries),
+        "cache_hits": sum(s.get("cache_hits", 0) for s in summaries),
+        "fallbacks": sum(s.get("fallbacks", 0) for s in summaries),
+    }
+    if (out_dir / RUN_CONFIG_FILE).is_file():
+        facts["reproduce"] = f"metasynth generate --config {RUN_CONFIG_FILE} --out {shlex.quote(out_dir.name)}"
+    return facts
+
+
+def _find_stats(out_dir: Path, stats_dir: Path | None) -> Path | None:
+    for folder in [stats_dir, out_dir / "stats", out_dir]:
+        if folder is not None and (folder / "diversity.json").is_file():
+            return folder
+    return None
+
+
+def _writable(folder: Path) -> None:
+    target = folder if folder.exists() else folder.parent
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"staging folder {folder} is not writable; pass --staging-dir to a writable place")
+
+
+def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: str | None = None,
+          stats_dir: str | Path | None = None) -> Path:  # fmt: skip
+    """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots."""
+    out_dir = Path(out_dir)
+    staging = Path(staging) if staging else out_dir / "hub"
+    records = merged_records([out_dir])  # refuses mixed runs before anything is written
+    if not records:
+        raise ConfigError(f"{out_dir} holds no finished documents; run `metasynth generate` first")
+    _writable(staging)
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        write_parquet(records, staging)
+        stats = _find_stats(out_dir, Path(stats_dir) if stats_dir else None)
+        reports, plots = {}, []
+        if stats is not None:
+            shutil.copy2(stats / "diversity.json", staging / "diversity.json")
+            reports = load_reports(staging / "diversity.json")
+            (staging / "plots").mkdir(exist_ok=True)
+            for png in sorted(stats.glob("*.png")):
+                shutil.copy2(png, staging / "plots" / png.name)
+                plots.append(f"plots/{png.name}")
+        for name in (RUN_CONFIG_FILE, "clean_report.json"):
+            if (out_dir / name).is_file():
+                shutil.copy2(out_dir / name, staging / name)
+        cleaning = {}
+        if (out_dir / "clean_report.json").is_file():
+            cleaning = json.loads((out_dir / "clean_report.json").read_text()).get("removed_by_rule", {})
+        card = build_card(gather_facts(out_dir), [r.num_tokens for r in records], reports=reports,
+                          plots=plots, cleaning=cleaning, repo_id=repo_id)  # fmt: skip
+        card.save(str(staging / "README.md"))
+    except OSError as exc:
+        hint = "the disk is full; free space or use --staging-dir" if exc.errno == errno.ENOSPC else str(exc)
+        raise ConfigError(f"cannot write the staging folder {staging}: {hint}") from exc
+    return staging
+
+
+def push(out_dir: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
+         staging: str | Path | None = None, stats_dir: str | Path | None = None) -> str:  # fmt: skip
+    """Stage, then upload data first and the card last. Returns the dataset URL."""
+    check_repo_id(repo_id)
+    token = require_token(token)
+    folder = stage(out_dir, staging, repo_id=repo_id, stats_dir=stats_dir)
+    api = HfApi(token=token)
+    try:
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                          allow_patterns=UPLOAD_PATTERNS, commit_message="Upload MetaSynth corpus")  # fmt: skip
+        api.upload_file(path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md",
+                        repo_id=repo_id, repo_type="dataset", commit_message="Add dataset card")  # fmt: skip
+    except OfflineModeIsEnabled as exc:
+        raise MetaSynthError(
+            f"HF_HUB_OFFLINE is set, so nothing was uploaded; the upload is staged in {folder}. "
+            "Unset HF_HUB_OFFLINE and push again"
+        ) from exc
+    logger.info("pushed %s", url)
+    return str(url)

@@ -1,0 +1,134 @@
+"""Dataset card rendering (golden + round trip) and push staging, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import datasets
+import pytest
+from huggingface_hub import DatasetCard
+
+from metasynth_hf.card import build_card, token_histogram
+from metasynth_hf.errors import ConfigError, MetaSynthError
+from metasynth_hf.hub import push, stage
+from metasynth_hf.scaffold.records import Record
+
+GOLDEN = Path(__file__).parent / "golden_card.md"
+
+FACTS = {
+    "fingerprint": "0123456789abcdef", "domain": "finance", "method": "metasynth",
+    "seeds": "keyword", "conductor_model": "smollm2-135m", "expert_model": "smollm2-135m",
+    "experts": ["seed_keywords", "domain_expert", "content_analyst"], "prompt_set": "feedbeef",
+    "shards": 2, "calls": 40, "cache_hits": 3, "fallbacks": 1,
+    "reproduce": "metasynth generate --config metasynth_run.yaml --out finance",
+}  # fmt: skip
+REPORTS = {
+    "finance": {"metrics": {
+        "compression_ratio": {"value": 3.25, "direction": "lower"},
+        "ngram_diversity": {"value": 2.5, "direction": "higher"},
+    }},
+    "real": {"metrics": {"compression_ratio": {"value": 2.75, "direction": "lower"}}, "is_reference": True},
+}  # fmt: skip
+
+
+def test_card_matches_golden_and_round_trips(tmp_path):
+    card = build_card(FACTS, [120, 300, 410, 95], reports=REPORTS, main_corpus="finance",
+                      plots=["plots/metrics.png"], cleaning={"near_duplicate": 2})  # fmt: skip
+    text = str(card)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+    card.save(tmp_path / "README.md")
+    loaded = DatasetCard.load(tmp_path / "README.md")
+    data = loaded.data.to_dict()
+    assert data["metasynth"]["documents"] == 4 and data["metasynth"]["tokens"] == 925
+    assert data["diversity"] == {"compression_ratio": 3.25, "ngram_diversity": 2.5}
+    assert data["size_categories"] == ["n<1K"] and data["task_categories"] == ["text-generation"]
+    assert "| compression_ratio ↓ | 3.2500 | 2.7500 |" in loaded.text
+    assert "| near_duplicate | 2 |" in loaded.text
+
+
+def test_token_histogram_counts_every_document():
+    rows = token_histogram([1, 2, 3, 100, 100, 57], bins=4)
+    assert sum(r["count"] for r in rows) == 6 and rows[-1]["count"] == 2
+
+
+def _record(i: int, text: str, fp_method: str = "metasynth") -> Record:
+    return Record(
+        id=f"finance-{fp_method}-s0-{i:07d}", text=text, domain="finance", method=fp_method,
+        seed=["bond ladder"], topic="fixed income", num_tokens=len(text.split()),
+        provenance=json.dumps({"doc_index": i}),
+    )  # fmt: skip
+
+
+def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp1") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    fields = {"domain": "finance", "method": "metasynth", "seeds": {"kind": "keyword"},
+              "conductor_model": {"model": "smollm2", "endpoint_models": []},
+              "expert_model": {"model": "smollm2", "endpoint_models": []},
+              "expert_set": ["domain_expert"], "prompt_set": "abc"}  # fmt: skip
+    (root / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint, "fields": fields}))
+    for k in range(shards):
+        lines = [_record(i, f"Document {i} about bonds, yields and duration risk.").to_json()
+                 for i in range(n) if i % shards == k]  # fmt: skip
+        (root / f"shard-{k:05d}-of-{shards:05d}.jsonl").write_text("".join(x + "\n" for x in lines))
+        (root / f"summary-{k:05d}-of-{shards:05d}.json").write_text(json.dumps({"calls": 5, "cache_hits": 1}))
+    return root
+
+
+def test_stage_writes_parquet_card_and_stats(tmp_path):
+    run = make_run_dir(tmp_path / "run")
+    (run / "stats").mkdir()
+    (run / "stats" / "diversity.json").write_text(json.dumps({"run": REPORTS["finance"]}))
+    (run / "stats" / "metrics.png").write_bytes(b"\x89PNG fake")
+    folder = stage(run, repo_id="someone/finance")
+    ds = datasets.load_dataset("parquet", data_files=str(folder / "data" / "*.parquet"), split="train")
+    assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(4)]  # index order across shards
+    card = DatasetCard.load(folder / "README.md")
+    assert card.data.to_dict()["metasynth"]["documents"] == 4
+    assert "plots/metrics.png" in card.text and (folder / "plots" / "metrics.png").is_file()
+    assert "| ngram_diversity ↑ | 2.5000 |" in card.text
+
+
+def test_push_offline_stages_everything_and_never_writes_the_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    secret = "hf_SECRETtoken1234567890"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    run = make_run_dir(tmp_path / "run")
+    with pytest.raises(MetaSynthError, match="nothing was uploaded; the upload is staged"):
+        push(run, "someone/finance")
+    staged = list((run / "hub").rglob("*"))
+    assert (run / "hub" / "README.md").is_file() and any(p.suffix == ".parquet" for p in staged)
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("repo_id", ["no namespace", "a/b/c", "user/"])
+def test_invalid_repo_id_fails_before_any_work(tmp_path, repo_id, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    run = make_run_dir(tmp_path / "run")
+    with pytest.raises(ConfigError, match="repo"):
+        push(run, repo_id)
+    assert not (run / "hub").exists()
+
+
+def test_missing_token_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-home"))
+    with pytest.raises(ConfigError, match="no Hugging Face token"):
+        push(make_run_dir(tmp_path / "run"), "someone/finance")
+
+
+def test_mixed_runs_and_unwritable_staging_are_refused(tmp_path):
+    run = make_run_dir(tmp_path / "run", shards=2)
+    (run / "shard-00000-of-00003.jsonl").write_text(_record(0, "x").to_json() + "\n")
+    with pytest.raises(ConfigError, match="different N"):
+        stage(run)
+    ok = make_run_dir(tmp_path / "ok")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot write the staging folder"):
+        stage(ok, blocker / "staging")
