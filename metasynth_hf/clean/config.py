@@ -190,7 +190,9 @@ class ArtefactConfig(_Strict):
     )
     unfinished_ending: bool = Field(True, description="Drop documents that stop mid-sentence.")
     terminal_chars: str = Field(
-        ".!?\"')]}`*…:;|>”’»", description="Characters a finished document may end with."
+        ".!?\"')]}`*…|>”’»",
+        description="Characters a finished document may end with (not ':' or ';': a document "
+        "announcing a list that never comes was cut off).",
     )
 
 

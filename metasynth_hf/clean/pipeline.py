@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from metasynth_hf.clean.artefacts import ArtefactFilter
 from metasynth_hf.clean.config import CleanConfig
@@ -152,11 +154,12 @@ def _clean_dataset(data: Any, cleaner: Cleaner, text_field: str, id_field: str) 
             "pass text_field= / --text-field"
         )
     columns = [text_field] + ([id_field] if id_field in data.column_names else [])
-    kept_idx: list[int] = []
-    removed_idx: list[int] = []
+    kept_idx = array("q")  # 8 bytes a row, not a Python int each
+    removed_idx = array("q")
     rules: list[str] = []
     details: list[str] = []
     position = 0
+    progress = tqdm(total=len(data), unit="doc", desc="clean", disable=None)
     for batch in data.select_columns(columns).iter(batch_size=cleaner.config.batch_size):
         ids = batch.get(id_field) or range(position, position + len(batch[text_field]))
         for doc_id, text in zip(ids, batch[text_field], strict=True):
@@ -168,6 +171,8 @@ def _clean_dataset(data: Any, cleaner: Cleaner, text_field: str, id_field: str) 
                 rules.append(verdict.rule)
                 details.append(verdict.detail)
             position += 1
+        progress.update(len(batch[text_field]))
+    progress.close()
     kept = data.select(np.asarray(kept_idx, dtype=np.int64))
     removed = data.select(np.asarray(removed_idx, dtype=np.int64))
     removed = removed.flatten_indices()

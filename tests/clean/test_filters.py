@@ -54,6 +54,7 @@ BAD = {
         GOOD + " Meanwhile the committee decided that the",
         "artefacts.unfinished_ending",
     ),
+    "cut_list": (GOOD + "\n\nThe three main risks are:", "artefacts.unfinished_ending"),
     "german": (GERMAN, "language.not_allowed"),
     "empty": ("   \n ", "empty"),
 }
