@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dataset",
         metavar="DATASET",
-        help="directory or file(s) of parquet/jsonl, or a Hub dataset id",
+        help="a directory or file of parquet/jsonl/json records, or a Hub dataset id",
     )
     parser.add_argument(
         "--out",
@@ -88,6 +88,11 @@ def build_config(path: Path | None, overrides: list[str], eval_sets: list[str]) 
     data = read_yaml(path) if path else {}
     if isinstance(data.get("clean"), dict):
         data = data["clean"]
+    elif data and not set(data) & set(CleanConfig.model_fields):
+        raise ConfigError(
+            f"{path}: neither a `clean:` section nor clean settings (keys: {sorted(data)[:6]}); "
+            "add a `clean:` section or pass a file of CleanConfig fields"
+        )
     for item in overrides:
         key, value = parse_override(item)
         set_dotted(data, key, value)

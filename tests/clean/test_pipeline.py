@@ -112,6 +112,9 @@ def test_config_is_strict_and_yaml_shaped(tmp_path):
     assert config.near.threshold == 0.7 and config.length.min_words == 10
     assert config.repetition.dup_line_frac is None
     assert config.decontamination.eval_sets[0].path == "evals/x.jsonl"
+    path.write_text("num_docs: 8\ndomain: finance\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="neither a `clean:` section"):
+        build_config(path, [], [])
     section = tmp_path / "clean.yaml"
     section.write_text("exact: {normalize: false}\n", encoding="utf-8")
     assert load_config(CleanConfig, section).exact.normalize is False
