@@ -89,6 +89,9 @@ class InstructProducer:
                 "instruct.experts: must include question_editor (writes the instruction)"
             )
         self.fixed_order = self._fixed_order(icfg.rounds)
+        # the conductor picks the evolution steps; FINAL waits for the instruction's rounds
+        first = ("doc_transform",) if "doc_transform" in self.experts else ()
+        self.required = first + ("question_editor",) * (icfg.rounds + 1)
         self.roles = ("conductor", *self.experts, RESPONDER)
 
     def _fixed_order(self, rounds: int) -> tuple[str, ...]:
@@ -106,21 +109,6 @@ class InstructProducer:
 
     def seeds_for(self, doc_index: int, history: Sequence[InstanceEntry]) -> SeedSet:
         return SeedSet(keywords=(), documents=(self.sources[doc_index],))
-
-    # -- protocol rules -------------------------------------------------------------------
-    def fallback_step(self, ws: Workspace) -> str | None:
-        needed: dict[str, int] = {}
-        for expert in self.fixed_order:
-            needed[expert] = needed.get(expert, 0) + 1
-            if ws.calls[expert] < needed[expert]:
-                return expert
-        return None
-
-    def next_required(self, ws: Workspace) -> str | None:
-        evolved = ws.calls["question_editor"] - 1
-        if not ws.artifacts.get("instruction") or evolved < self.ctx.config.instruct.rounds:
-            return self.fallback_step(ws) or "question_editor"
-        return None
 
     async def produce(
         self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
@@ -194,9 +182,12 @@ class InstructProducer:
             document=excerpt(source.text, cfg.instruct.document_chars),
             earlier=[e.summary for e in shown], rounds=cfg.instruct.rounds,
         )  # fmt: skip
-        spec = LoopSpec(self.experts, self.artifacts, system, task, role_vars,
-                        self.next_required, self.fallback_step,
-                        extra_experts={RESPONDER: self.responder})  # fmt: skip
+        spec = LoopSpec(
+            self.experts, self.artifacts, system, task, role_vars,
+            fixed_order=self.fixed_order, required=self.required,
+            final_artifact="instruction", final_writer="question_editor",
+            extra_experts={RESPONDER: self.responder},
+        )  # fmt: skip
         memory = ConductorMemory(
             system, task, cfg.memory.max_tokens,
             summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),

@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--set", action="append", default=[], metavar="FIELD=VALUE",
         help="override any config field, e.g. --set stop.max_words=400")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress bar")
+    add("--stats", action="store_true", help="then compute diversity statistics into OUT/stats")
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,4 +125,20 @@ def run(args: argparse.Namespace) -> int:
         "output_file", "documents", "generated", "resumed", "tokens", "calls", "cache_hits",
         "fallbacks", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
     print(json.dumps(result, indent=2))
+    if args.stats:
+        return _stats(config)
     return 0
+
+
+def _stats(config: RunConfig) -> int:
+    """`metasynth stats OUT --out OUT/stats` on the corpus just written."""
+    try:
+        from metasynth_hf.metrics import command as stats
+    except ImportError as exc:
+        raise ConfigError(
+            f"--stats needs the metrics module ({exc}); pip install 'metasynth-hf[metrics]'"
+        ) from exc
+    parser = argparse.ArgumentParser(prog="metasynth stats")
+    stats.add_arguments(parser)
+    out = config.output_dir
+    return int(stats.run(parser.parse_args([str(out), "--out", str(out / "stats")])) or 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +45,17 @@ class Workspace:
             self.artifacts[name] = text
 
 
+def unsatisfied(sequence: tuple[str, ...], calls: Counter) -> list[str]:
+    """Steps of `sequence` not yet covered by the calls made (counting repeats)."""
+    wanted: Counter = Counter()
+    out = []
+    for expert in sequence:
+        wanted[expert] += 1
+        if calls[expert] < wanted[expert]:
+            out.append(expert)
+    return out
+
+
 @dataclass(frozen=True)
 class LoopSpec:
     """What a loop may do: its experts, artifacts, prompts and protocol rules."""
@@ -55,16 +65,37 @@ class LoopSpec:
     system: str
     task: str
     role_vars: dict[str, Any]
-    #: The expert that must run before FINAL is accepted, or None.
-    next_required: Callable[[Workspace], str | None]
-    #: The next step of the fixed expert order (None = FINAL) for unusable replies.
-    fallback_step: Callable[[Workspace], str | None]
+    #: The plan followed when the conductor's replies are unusable (then FINAL).
+    fixed_order: tuple[str, ...]
+    #: Steps (with repeats) that must have run before a FINAL is accepted.
+    required: tuple[str, ...]
+    #: The artifact FINAL hands over, and the expert that writes it.
+    final_artifact: str
+    final_writer: str
     observation_chars: int = 2400
     #: Roles the scaffold calls itself (not offered to the conductor), e.g. the responder.
     extra_experts: dict[str, RoleSpec] = field(default_factory=dict)
 
     def role(self, name: str) -> RoleSpec:
         return self.experts.get(name) or self.extra_experts[name]
+
+    def next_required(self, ws: Workspace) -> str | None:
+        """The step that must run before FINAL, or None when FINAL may come."""
+        missing = unsatisfied(self.required, ws.calls)
+        if missing:
+            return missing[0]
+        return None if ws.artifacts.get(self.final_artifact) else self.final_writer
+
+    def fallback_step(self, ws: Workspace) -> str | None:
+        """The next step of the fixed order; None = the fixed plan's FINAL."""
+        missing = unsatisfied(self.fixed_order, ws.calls)
+        return missing[0] if missing else self.next_required(ws)
+
+    def remaining(self, ws: Workspace) -> int:
+        """How many steps FINAL still waits for."""
+        missing = unsatisfied(self.required, ws.calls)
+        pending_writer = self.final_writer in missing or ws.artifacts.get(self.final_artifact)
+        return len(missing) + (0 if pending_writer else 1)
 
 
 @dataclass(frozen=True)
@@ -104,33 +135,30 @@ class ConductorLoop:
 
     async def run(self, ws: Workspace) -> Outcome:
         turn = 0
+        last: tuple[str, str] | None = None
         try:
             while turn < self.max_turns:
                 turn += 1
-                await self.memory.fit(self.summarize)
-                decision = await self._decide(turn)
-                note = ""
-                if decision is not None and decision.action == "final":
-                    missing = self.spec.next_required(ws)
-                    if missing is None:
-                        self.trace.turns.append(
-                            {"turn": turn, "action": "final", "source": "conductor"}
-                        )
-                        return Outcome("final", turn, decision.document)
-                    self.trace.fallback(turn, f"FINAL before {missing} ran", action=missing)
-                    note = f"FINAL is not possible yet: {missing} must run first, so the scaffold called it."
-                    decision = self._fixed_turn(missing)
-                elif decision is None:
-                    step = self.spec.fallback_step(ws)
-                    if step is None:
-                        self.trace.turns.append(
-                            {"turn": turn, "action": "final", "source": "fallback"}
-                        )
-                        return Outcome("final_fallback", turn)
-                    note = (
-                        f"Your reply could not be used, so the scaffold called {step} (fixed plan)."
+                left, need = self.max_turns - turn + 1, self.spec.remaining(ws)
+                if need and need >= left:  # the last turns belong to the required steps
+                    step = self.spec.next_required(ws) or self.spec.final_writer
+                    self.trace.fallback(
+                        turn, f"{left} turn(s) left for {need} required step(s)", action=step
                     )
-                    decision = self._fixed_turn(step)
+                    decision, note = (
+                        self._fixed_turn(step),
+                        f"Turns are running out: the scaffold called {step}.",
+                    )
+                else:
+                    await self.memory.fit(self.summarize)
+                    decision, note = self._resolve(turn, await self._decide(turn), ws, last)
+                    if decision.action == "final":
+                        source = "fallback" if note else "conductor"
+                        self.trace.turns.append({"turn": turn, "action": "final", "source": source})
+                        status = "final_fallback" if note else "final"
+                        return Outcome(status, turn, decision.document)
+                    if not note:
+                        last = (decision.expert, decision.instructions)
                 source = "fallback" if note else "conductor"
                 output = await self.call_expert(ws, decision, turn=turn, source=source)
                 observation = self._observation(ws, decision.expert, output, note, turn)
@@ -139,6 +167,32 @@ class ConductorLoop:
             logger.info("%s", exc)
             return Outcome("token_budget", turn)
         return Outcome("max_turns", turn)
+
+    def _resolve(
+        self, turn: int, decision: Turn | None, ws: Workspace, last: tuple[str, str] | None
+    ) -> tuple[Turn, str]:
+        """The turn to run and, when the scaffold overrode the conductor, a note saying why."""
+        if decision is not None and decision.action == "final":
+            missing = self.spec.next_required(ws)
+            if missing is None:
+                return decision, ""
+            step = self.spec.fallback_step(ws) or missing  # the fixed plan's next step
+            self.trace.fallback(turn, f"FINAL before {missing} ran", action=step)
+            note = (
+                f"FINAL is not possible yet: {missing} must run first; the scaffold called {step}."
+            )
+            return self._fixed_turn(step), note
+        if decision is not None and (decision.expert, decision.instructions) != last:
+            return decision, ""
+        if decision is not None:
+            self.trace.fallback(turn, "repeated the previous turn", raw=decision.to_json())
+            why = "You repeated your previous turn"
+        else:
+            why = "Your reply could not be used"
+        step = self.spec.fallback_step(ws)
+        if step is None:
+            return Turn("final"), f"{why}; the fixed plan is complete, so the scaffold finished."
+        return self._fixed_turn(step), f"{why}, so the scaffold called {step} (fixed plan)."
 
     def fixed_turn(self, expert: str) -> Turn:
         """The turn the fixed plan makes for `expert`: its default instructions and share."""

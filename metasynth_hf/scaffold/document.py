@@ -59,22 +59,9 @@ class MetaSynthProducer:
             )
         order = [e for e in FIXED_ORDER if e in self.experts]
         self.fixed_order = tuple(order + [r for r in cfg.required if r not in order])
+        # each required expert once, in the fixed order's order
+        self.required = tuple(e for e in dict.fromkeys(self.fixed_order) if e in cfg.required)
         self.roles = ("conductor", *self.experts)
-
-    # -- protocol rules -------------------------------------------------------------------
-    def next_required(self, ws: Workspace) -> str | None:
-        for expert in self.fixed_order:
-            if expert in self.ctx.config.required and not ws.calls[expert]:
-                return expert
-        return None if ws.artifacts.get("draft") else "domain_expert"
-
-    def fallback_step(self, ws: Workspace) -> str | None:
-        needed: dict[str, int] = {}
-        for expert in self.fixed_order:
-            needed[expert] = needed.get(expert, 0) + 1
-            if ws.calls[expert] < needed[expert]:
-                return expert
-        return self.next_required(ws)
 
     # -- one document ---------------------------------------------------------------------
     async def produce(
@@ -144,8 +131,11 @@ class MetaSynthProducer:
             "conductor/task", doc_id=cfg.doc_id(index), seeds=seeds, seed_docs=seed_docs,
             instance_table=render_table(shown), num_earlier=num_visible, **role_vars,
         )  # fmt: skip
-        spec = LoopSpec(self.experts, self.artifacts, system, task, role_vars,
-                        self.next_required, self.fallback_step)  # fmt: skip
+        spec = LoopSpec(
+            self.experts, self.artifacts, system, task, role_vars,
+            fixed_order=self.fixed_order, required=self.required,
+            final_artifact="draft", final_writer="domain_expert",
+        )  # fmt: skip
         memory = ConductorMemory(
             system, task, cfg.memory.max_tokens,
             summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),

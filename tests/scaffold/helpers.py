@@ -22,10 +22,11 @@ def make_config(out: Path, **fields: Any) -> RunConfig:
 
 
 def run(
-    out: Path, model: ScriptedModel | None = None, **fields: Any
+    out: Path, model: ScriptedModel | None = None, *, seeder: Any = None, **fields: Any
 ) -> tuple[RunSummary, list[dict]]:
     config = make_config(out, **fields)
-    summary = asyncio.run(generate(config, models=AnyRole(model or ScriptedModel())))
+    models = AnyRole(model or ScriptedModel())
+    summary = asyncio.run(generate(config, models=models, seeder=seeder))
     return summary, read_records(out)
 
 

@@ -120,7 +120,11 @@ def test_conductor_document_is_used_when_it_is_real(tmp_path):
 
 
 def never_final(messages, params):
-    return json.dumps({"action": "call_expert", "expert": "domain_expert", "instructions": "More."})
+    turn = conductor_turns(messages)
+    expert = ["seed_keywords", "domain_expert", "content_analyst"][turn % 3]
+    return json.dumps(
+        {"action": "call_expert", "expert": expert, "instructions": f"More, take {turn}."}
+    )
 
 
 def test_no_final_within_max_turns_keeps_the_best_draft(tmp_path):
@@ -129,6 +133,44 @@ def test_no_final_within_max_turns_keeps_the_best_draft(tmp_path):
     prov = records[0]["prov"]
     assert prov["status"] == "max_turns" and prov["final_source"] == "draft"
     assert prov["conductor_turns"] == 4 and records[0]["text"]
+
+
+def test_a_repeated_turn_is_replaced_by_the_fixed_plan(tmp_path):
+    def conductor(messages, params):
+        return json.dumps(
+            {"action": "call_expert", "expert": "summarizer", "instructions": "Again."}
+        )
+
+    _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
+    prov = records[0]["prov"]
+    repeats = [f for f in prov["fallbacks"] if f["reason"] == "repeated the previous turn"]
+    assert len(repeats) == 5 and '"Again."' in repeats[0]["raw"]
+    assert prov["experts_called"][:5] == [
+        "summarizer", "seed_keywords", "domain_expert", "content_analyst", "domain_expert",
+    ]  # fmt: skip
+    assert prov["status"] == "final_fallback"
+
+
+def test_last_turns_are_kept_for_the_required_experts(tmp_path):
+    def conductor(messages, params):
+        turn = conductor_turns(messages)
+        return json.dumps(
+            {"action": "call_expert", "expert": "seed_keywords", "instructions": f"Try {turn}."}
+        )
+
+    _, records = run(
+        tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1, stop={"max_turns": 4}
+    )
+    prov = records[0]["prov"]
+    assert prov["experts_called"][:4] == [
+        "seed_keywords",
+        "seed_keywords",
+        "domain_expert",
+        "content_analyst",
+    ]
+    reserved = [f for f in prov["fallbacks"] if "required step" in f["reason"]]
+    assert [f["action"] for f in reserved] == ["domain_expert", "content_analyst"]
+    assert prov["status"] == "max_turns" and records[0]["text"]
 
 
 def test_strict_final_raises_but_keeps_finished_documents(tmp_path):

@@ -1,0 +1,184 @@
+"""`metasynth generate`: flags over YAML, clear errors, and real runs against a real server.
+
+The real runs use the llama.cpp OpenAI-compatible server with the SmolLM2 GGUF (the stand-in
+for TGI) through `--endpoint`; the embedded-model path is covered in
+tests/scaffold/test_real_model.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from metasynth_hf.cli import build_parser, main
+from metasynth_hf.commands.generate import overrides_from
+from metasynth_hf.config import RunConfig
+from metasynth_hf.config_io import load_config
+from metasynth_hf.errors import ConfigError
+
+SMALL = ["--set", "expert_sampling.max_tokens=24", "--set", "target_words=40", "--no-progress"]
+
+
+def config_of(argv: list[str]) -> RunConfig:
+    args = build_parser().parse_args(["generate", *argv])
+    return load_config(RunConfig, args.config, overrides_from(args))
+
+
+def test_flags_override_the_yaml_file(tmp_path):
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("num_docs: 5\nlanes: 3\nseed: 7\nstop: {max_turns: 9}\n")
+    config = config_of(
+        ["--config", str(yaml_file), "--lanes", "2", "--max-turns", "4", "--out", "x"]
+    )
+    assert (config.num_docs, config.lanes, config.seed, config.stop.max_turns) == (5, 2, 7, 4)
+    assert str(config.output_dir) == "x"
+
+
+def test_shard_endpoint_and_set_flags():
+    config = config_of([
+        "--num-docs", "8", "--shard", "1/4", "--endpoint", "http://a:8080", "--endpoint", "http://b:8080/v1",
+        "--set", "stop.max_words=300", "--strict-final",
+    ])  # fmt: skip
+    assert (config.shard_index, config.num_shards) == (1, 4)
+    assert [e.url for e in config.conductor.endpoints] == ["http://a:8080", "http://b:8080"]
+    assert config.experts is None and config.expert_model == config.conductor
+    assert config.stop.max_words == 300 and config.stop.strict_final
+
+
+def test_bad_shard_flag():
+    with pytest.raises(ConfigError, match="--shard must look like i/N"):
+        config_of(["--num-docs", "2", "--shard", "three"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--domain", "astrology", "--num-docs", "1"], "unknown domain 'astrology'"),
+        (["--num-docs", "0"], "num_docs: Input should be greater than or equal to 1"),
+        (["--method", "instruct", "--num-docs", "1"], "instruct.source"),
+        (["--set", "stop.max_turn=3", "--num-docs", "1"], "stop.max_turn: unknown field"),
+    ],
+)
+def test_bad_input_exits_1_with_the_fix_and_no_model_load(tmp_path, capsys, argv, message):
+    started = time.monotonic()
+    assert main(["generate", "--out", str(tmp_path), *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert time.monotonic() - started < 20  # refused before any model was loaded
+
+
+def test_method_choices_are_listed(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--method", "magic"])
+    assert "template_prior" in capsys.readouterr().err
+
+
+def cli(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "metasynth_hf.cli", "generate", *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_real_server_run_resume_and_extend(llama_server, tmp_path):
+    out = tmp_path / "corpus"
+    base = ["--method", "template", "--endpoint", llama_server.url, "--out", str(out), *SMALL]
+    done = cli(*base, "--num-docs", "2", "--lanes", "2")
+    result = json.loads(done.stdout)
+    assert (result["documents"], result["generated"], result["calls"]) == (2, 2, 2)
+    records = [
+        json.loads(line) for line in (out / "shard-00000-of-00001.jsonl").read_text().splitlines()
+    ]
+    assert [r["id"] for r in records] == [
+        "finance-template-s0-0000000",
+        "finance-template-s0-0000001",
+    ]
+    assert all(r["text"] and r["num_tokens"] > 0 for r in records)
+    prov = json.loads(records[0]["provenance"])
+    assert prov["models"]["writer"] and prov["tokens_by_role"]["writer"]["completion_tokens"] > 0
+    summary = json.loads((out / "summary-00000-of-00001.json").read_text())
+    assert summary["by_role"]["writer"]["calls"] == 2
+    # the same command again: everything is already there
+    again = json.loads(cli(*base, "--num-docs", "2", "--lanes", "2").stdout)
+    assert (again["resumed"], again["generated"], again["calls"]) == (2, 0, 0)
+    # more documents: the first two are kept, one is added
+    more = json.loads(cli(*base, "--num-docs", "3", "--lanes", "2").stdout)
+    assert (more["resumed"], more["generated"]) == (2, 1)
+    # a different seed into the same folder is refused, naming the setting
+    refused = cli(*base, "--num-docs", "3", "--seed", "1", check=False)
+    assert refused.returncode == 1 and "seed" in refused.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_gives_the_uninterrupted_corpus(llama_server, tmp_path):
+    base = [
+        "--method",
+        "template_prior",
+        "--endpoint",
+        llama_server.url,
+        "--lanes",
+        "1",
+        "--num-docs",
+        "3",
+        *SMALL,
+    ]
+    killed = tmp_path / "killed"
+    cache = tmp_path / "cache.sqlite"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "metasynth_hf.cli",
+        "generate",
+        *base,
+        "--out",
+        str(killed),
+        "--cache",
+        str(cache),
+    ]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    shard = killed / "shard-00000-of-00001.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if shard.is_file() and shard.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(cli(*base, "--out", str(killed), "--cache", str(cache)).stdout)
+    assert done["documents"] == 3 and done["resumed"] >= 1
+    fresh = tmp_path / "fresh"
+    replay = json.loads(cli(*base, "--out", str(fresh), "--cache", str(cache)).stdout)
+    assert replay["calls"] == replay["cache_hits"] == 3  # nothing paid twice
+    assert shard.read_bytes() == (fresh / "shard-00000-of-00001.jsonl").read_bytes()
+
+
+@pytest.mark.slow
+def test_progress_bar_reports_docs_and_tokens_per_second(llama_server, tmp_path):
+    argv = [
+        "--method",
+        "template",
+        "--endpoint",
+        llama_server.url,
+        "--out",
+        str(tmp_path),
+        "--num-docs",
+        "1",
+    ]
+    done = cli(*argv, "--set", "expert_sampling.max_tokens=16")
+    assert "1/1" in done.stderr and "tok_s=" in done.stderr
+
+
+def test_help_lists_the_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    out = capsys.readouterr().out
+    assert "--shard" in out and "metasynth generate --config run.yaml --shard 3/8" in out
