@@ -1,0 +1,226 @@
+"""One report per corpus, as a plain JSON-able dict, and the side-by-side comparison.
+
+A report is `{"name", "num_documents", "num_tokens", "num_bytes", "fingerprint", "metrics":
+{metric: {"value", "direction", ...}}, "config", "timings_s"}`. Sampled metrics add
+`sample_size`, `seed` and `ci95`; metrics whose definition differs from the reference package add
+`reference_value`, the number that package prints on the same input.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+
+import numpy as np
+
+from metasynth_hf.metrics import embedding_metrics as em
+from metasynth_hf.metrics.config import DEFAULT_CONFIG, METRICS, CorpusError, MetricsConfig
+from metasynth_hf.metrics.corpus import Texts, check_corpus, fingerprint
+from metasynth_hf.metrics.embeddings import embed_corpus
+from metasynth_hf.metrics.homogenization import homogenization
+from metasynth_hf.metrics.lexical import lexical_stats
+
+logger = logging.getLogger(__name__)
+
+
+def _entry(name: str, value: float | None, **extra) -> dict:
+    direction, meaning = METRICS[name]
+    return {"value": value, "direction": direction, "meaning": meaning, **extra}
+
+
+@contextmanager
+def _timed(timings: dict, key: str):
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(time.perf_counter() - started, 3)
+        logger.info("%s: %.1f s", key, timings[key])
+
+
+def _lexical_entries(texts: Texts, config: MetricsConfig, wanted: set[str], report: dict) -> None:
+    metrics = report["metrics"]
+    if wanted & {"compression_ratio", "ngram_diversity", "self_repetition"}:
+        lex = lexical_stats(
+            texts,
+            max_n=config.ngram_max_n,
+            repetition_n=config.self_repetition_n,
+            reference_compatible=config.reference_compatible,
+            batch_docs=config.batch_docs,
+        )
+        report.update(num_tokens=lex["num_tokens"], num_bytes=lex["num_bytes"])
+        if "compression_ratio" in wanted:
+            metrics["compression_ratio"] = _entry(
+                "compression_ratio",
+                lex["compression_ratio"],
+                reference_value=lex["compression_ratio_reference"],
+            )
+        if "ngram_diversity" in wanted:
+            metrics["ngram_diversity"] = _entry(
+                "ngram_diversity",
+                lex["ngram_diversity"],
+                reference_value=round(lex["ngram_diversity"], 3),
+            )
+            for n in range(1, min(config.ngram_max_n, 4) + 1):
+                metrics[f"ngram_diversity_{n}"] = _entry(
+                    f"ngram_diversity_{n}", lex[f"ngram_diversity_{n}"]
+                )
+        if "self_repetition" in wanted:
+            metrics["self_repetition"] = _entry("self_repetition", lex["self_repetition"])
+    if "homogenization" in wanted:
+        result = homogenization(
+            texts,
+            sample=config.homogenization_sample,
+            seed=config.seed,
+            bootstrap_rounds=config.bootstrap_rounds,
+        )
+        value = result.pop("value")
+        metrics["homogenization"] = _entry("homogenization", value, **result)
+
+
+def _embedding_entries(
+    emb: np.ndarray,
+    ref_emb: np.ndarray | None,
+    config: MetricsConfig,
+    wanted: set[str],
+    metrics: dict,
+) -> None:
+    if "remote_clique" in wanted:
+        metrics["remote_clique"] = _entry(
+            "remote_clique", em.remote_clique(emb), reference_value=em.remote_clique_reference(emb)
+        )
+    if "chamfer_distance" in wanted:
+        value = em.chamfer_distance(emb)
+        metrics["chamfer_distance"] = _entry(
+            "chamfer_distance", value, reference_value=round(value, 3)
+        )
+    if "vendi_score" in wanted:
+        metrics["vendi_score"] = _entry("vendi_score", em.vendi_score(emb))
+    if "mauve" in wanted and ref_emb is not None:
+        result = em.mauve_score(
+            emb,
+            ref_emb,
+            max_docs=config.mauve_max_docs,
+            seed=config.seed,
+            num_redo=config.mauve_kmeans_num_redo,
+            max_iter=config.mauve_kmeans_max_iter,
+        )
+        metrics["mauve"] = _entry("mauve", result.pop("value"), **result)
+
+
+def diversity_report(
+    texts: Texts,
+    *,
+    reference_texts: Texts | None = None,
+    config: MetricsConfig = DEFAULT_CONFIG,
+    name: str = "corpus",
+    probe=None,
+    embeddings_out: dict | None = None,
+) -> dict:
+    """Every configured metric of one corpus; MAUVE only when `reference_texts` is given.
+
+    `probe` = (tokenizer, model) reuses a loaded Task2Vec probe; `embeddings_out`, when given,
+    receives the document embeddings under `name` (for plots).
+    """
+    n = check_corpus(texts, name)
+    wanted = set(config.metrics)
+    report: dict = {
+        "name": name,
+        "num_documents": n,
+        "metrics": {},
+        "config": config.model_dump(mode="json"),
+    }
+    timings: dict[str, float] = {}
+    with _timed(timings, "fingerprint"):
+        report["fingerprint"] = fingerprint(texts, config.batch_docs)
+    with _timed(timings, "lexical"):
+        _lexical_entries(texts, config, wanted, report)
+    if wanted & {"remote_clique", "chamfer_distance", "vendi_score", "mauve"}:
+        with _timed(timings, "embeddings"):
+            emb = embed_corpus(texts, config, corpus_fingerprint=report["fingerprint"])
+            ref_emb = None
+            if reference_texts is not None and "mauve" in wanted:
+                check_corpus(reference_texts, "reference")
+                ref_emb = embed_corpus(reference_texts, config)
+        if embeddings_out is not None:
+            embeddings_out[name] = emb
+        with _timed(timings, "embedding_metrics"):
+            _embedding_entries(emb, ref_emb, config, wanted, report["metrics"])
+    if "task2vec_diversity" in wanted:
+        from metasynth_hf.metrics.task2vec import task2vec_diversity
+
+        with _timed(timings, "task2vec"):
+            result = task2vec_diversity(texts, config, probe=probe)
+        report["metrics"]["task2vec_diversity"] = _entry(
+            "task2vec_diversity", result.pop("value"), **result
+        )
+    report["timings_s"] = timings
+    return report
+
+
+def compare_corpora(
+    corpora: Mapping[str, Texts],
+    *,
+    reference: Texts | None = None,
+    reference_name: str = "reference",
+    config: MetricsConfig = DEFAULT_CONFIG,
+    embeddings_out: dict | None = None,
+    probe=None,
+) -> dict[str, dict]:
+    """Reports of several named corpora side by side; the reference corpus gets its own report.
+
+    The Task2Vec probe is loaded once for all corpora (or pass `probe` = (tokenizer, model)).
+    """
+    if not corpora:
+        raise CorpusError("compare_corpora needs at least one named corpus")
+    if reference is not None and reference_name in corpora:
+        raise CorpusError(f"corpus name {reference_name!r} is taken by the reference; rename one")
+    if probe is None and "task2vec_diversity" in config.metrics:
+        from metasynth_hf.metrics.task2vec import load_probe
+
+        probe = load_probe(config.task2vec_probe)  # once for all corpora
+    reports = {}
+    for name, texts in corpora.items():
+        reports[name] = diversity_report(
+            texts,
+            reference_texts=reference,
+            config=config,
+            name=name,
+            probe=probe,
+            embeddings_out=embeddings_out,
+        )
+    if reference is not None:
+        ref_config = config.model_copy(
+            update={"metrics": tuple(m for m in config.metrics if m != "mauve")}
+        )
+        reports[reference_name] = diversity_report(
+            reference,
+            config=ref_config,
+            name=reference_name,
+            probe=probe,
+            embeddings_out=embeddings_out,
+        )
+        reports[reference_name]["is_reference"] = True
+    return reports
+
+
+def format_table(reports: Mapping[str, dict]) -> str:
+    """Metrics as rows, corpora as columns, with the diverse direction marked."""
+    names = list(reports)
+    metric_names = [m for m in METRICS if any(m in r["metrics"] for r in reports.values())]
+    width = max([len(m) for m in metric_names] + [6]) + 2
+    cols = [max(len(n), 10) for n in names]
+    lines = [
+        "metric".ljust(width + 2) + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))
+    ]
+    for metric in metric_names:
+        arrow = "↑" if METRICS[metric][0] == "higher" else "↓"
+        cells = []
+        for name, col in zip(names, cols, strict=True):
+            entry = reports[name]["metrics"].get(metric)
+            value = entry and entry["value"]
+            cells.append(("-" if value is None else f"{value:.4f}").rjust(col))
+        lines.append(f"{metric} {arrow}".ljust(width + 2) + "  ".join(cells))
+    return "\n".join(lines)

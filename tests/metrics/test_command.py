@@ -1,0 +1,83 @@
+"""`metasynth stats` end to end on parquet and jsonl corpora written here."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+
+from metasynth_hf.cli import main
+from metasynth_hf.metrics.config import CorpusError
+from metasynth_hf.metrics.corpus import load_corpus
+
+
+@pytest.fixture()
+def corpora(tmp_path, varied, template, reference_docs):
+    (tmp_path / "metasynth").mkdir()
+    datasets.Dataset.from_dict({"text": varied}).to_parquet(
+        str(tmp_path / "metasynth" / "part-0.parquet")
+    )
+    datasets.Dataset.from_dict({"text": template}).to_json(str(tmp_path / "template.jsonl"))
+    datasets.Dataset.from_dict({"body": reference_docs}).to_parquet(str(tmp_path / "real.parquet"))
+    return tmp_path
+
+
+def test_stats_writes_json_table_and_plots(corpora, tmp_path, capsys, cache_dir):
+    out = tmp_path / "stats"
+    code = main(
+        [
+            "stats",
+            str(corpora / "metasynth"),
+            "--compare",
+            str(corpora / "template.jsonl"),
+            "--metrics",
+            "compression_ratio,ngram_diversity,remote_clique,vendi_score",
+            "--set",
+            f"cache_dir={cache_dir}",
+            "--set",
+            "torch_threads=1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "compression_ratio ↓" in printed and "metasynth" in printed and "template" in printed
+    reports = json.loads((out / "diversity.json").read_text())
+    assert set(reports) == {"metasynth", "template"}
+    assert reports["metasynth"]["num_documents"] == 40
+    assert (
+        reports["metasynth"]["metrics"]["ngram_diversity_1"]["value"]
+        > reports["template"]["metrics"]["ngram_diversity_1"]["value"]
+    )
+    assert (out / "metric_vendi_score.png").is_file() and (out / "embedding_map.png").is_file()
+
+
+def test_text_column_and_reference(corpora, tmp_path):
+    out = tmp_path / "stats"
+    code = main(
+        [
+            "stats",
+            str(corpora / "real.parquet"),
+            "--text-column",
+            "body",
+            "--metrics",
+            "compression_ratio",
+            "--no-plots",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "real" in json.loads((out / "diversity.json").read_text())
+
+
+def test_bad_inputs_fail_with_the_fix(corpora, tmp_path, capsys):
+    with pytest.raises(CorpusError, match="--text-column"):
+        load_corpus(str(corpora / "real.parquet"))
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    assert main(["stats", str(empty), "--out", str(tmp_path / "o")]) == 1
+    assert "no .parquet, .jsonl or .arrow files" in capsys.readouterr().err
+    assert main(["stats", str(corpora / "metasynth"), "--metrics", "bogus"]) == 1
