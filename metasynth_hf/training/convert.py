@@ -4,13 +4,15 @@ transformers dequantises a GGUF file on load, but the model it returns keeps a q
 config: `Trainer` refuses it ("cannot perform fine-tuning on purely quantized models") and so
 does `save_pretrained`. Rebuilding the model from its config without that entry and loading the
 dequantised weights gives a plain checkpoint; it is written once per GGUF file (keyed by the
-file's content hash) into a cache directory and reused by every later run.
+file's content hash) into a cache directory and reused by every later run. Before it is
+saved, the rebuilt model must reproduce the GGUF model's logits on a probe sentence.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -24,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 #: Environment variable that moves the conversion cache (default: ~/.cache/metasynth_hf).
 CACHE_ENV = "METASYNTH_HF_CACHE"
+#: Written beside the weights: what was converted and how closely it reproduces the GGUF model.
+CONVERSION_RECORD = "metasynth_conversion.json"
+#: Same float32 weights on the same kernels: anything above rounding noise is a real mismatch.
+MAX_LOGIT_DIFF = 1e-3
 
 
 def default_cache_dir() -> Path:
@@ -101,5 +107,24 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
             f"GGUF weights of {gguf_path} do not match its config: missing {missing}, "
             f"unexpected {unexpected}"
         )
+    diff = _logit_difference(quantized, model, tokenizer)
+    if diff > MAX_LOGIT_DIFF:
+        raise ConfigError(
+            f"converted {gguf_path.name} does not reproduce the GGUF model (logits differ by "
+            f"{diff:.2e}); report this with your transformers version"
+        )
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    record = {"gguf_file": gguf_path.name, "max_abs_logit_diff": diff}
+    (out_dir / CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _logit_difference(reference: object, candidate: object, tokenizer: object) -> float:
+    """Largest logit difference of the two models on a short probe (0.0 for a faithful copy)."""
+    import torch
+
+    ids = tokenizer("Interest rates and bond yields move in opposite directions.")["input_ids"]
+    probe = torch.tensor([ids])
+    with torch.no_grad():
+        expected, got = reference(input_ids=probe).logits, candidate(input_ids=probe).logits
+    return float((expected - got).abs().max())
