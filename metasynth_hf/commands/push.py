@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 
-from metasynth_hf.hub import check_repo_id, push, stage
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = __doc__.split("\n\n", 1)[1]
@@ -27,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasynth_hf.hub import check_repo_id, push, stage
+
     if args.dry_run:
         folder = stage(args.dir, args.staging_dir, repo_id=check_repo_id(args.repo_id), stats_dir=args.stats_dir)
         print(f"staged {folder} (dry run: nothing uploaded)")

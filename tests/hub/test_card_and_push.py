@@ -13,7 +13,7 @@ from huggingface_hub import DatasetCard
 from metasynth_hf.card import build_card, token_histogram
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.hub import push, stage
-from metasynth_hf.scaffold.records import Record
+from tests.support.runs import make_run_dir, record
 
 GOLDEN = Path(__file__).parent / "golden_card.md"
 
@@ -55,37 +55,18 @@ def test_token_histogram_counts_every_document():
     assert sum(r["count"] for r in rows) == 6 and rows[-1]["count"] == 2
 
 
-def _record(i: int, text: str, fp_method: str = "metasynth") -> Record:
-    return Record(
-        id=f"finance-{fp_method}-s0-{i:07d}", text=text, domain="finance", method=fp_method,
-        seed=["bond ladder"], topic="fixed income", num_tokens=len(text.split()),
-        provenance=json.dumps({"doc_index": i}),
-    )  # fmt: skip
-
-
-def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp1") -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    fields = {"domain": "finance", "method": "metasynth", "seeds": {"kind": "keyword"},
-              "conductor_model": {"model": "smollm2", "endpoint_models": []},
-              "expert_model": {"model": "smollm2", "endpoint_models": []},
-              "expert_set": ["domain_expert"], "prompt_set": "abc"}  # fmt: skip
-    (root / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint, "fields": fields}))
-    for k in range(shards):
-        lines = [_record(i, f"Document {i} about bonds, yields and duration risk.").to_json()
-                 for i in range(n) if i % shards == k]  # fmt: skip
-        (root / f"shard-{k:05d}-of-{shards:05d}.jsonl").write_text("".join(x + "\n" for x in lines))
-        (root / f"summary-{k:05d}-of-{shards:05d}.json").write_text(json.dumps({"calls": 5, "cache_hits": 1}))
-    return root
-
-
 def test_stage_writes_parquet_card_and_stats(tmp_path):
     run = make_run_dir(tmp_path / "run")
     (run / "stats").mkdir()
     (run / "stats" / "diversity.json").write_text(json.dumps({"run": REPORTS["finance"]}))
     (run / "stats" / "metrics.png").write_bytes(b"\x89PNG fake")
     folder = stage(run, repo_id="someone/finance")
-    ds = datasets.load_dataset("parquet", data_files=str(folder / "data" / "*.parquet"), split="train")
-    assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(4)]  # index order across shards
+    ds = datasets.load_dataset(
+        "parquet", data_files=str(folder / "data" / "*.parquet"), split="train"
+    )
+    assert ds["id"] == [
+        f"finance-metasynth-s0-{i:07d}" for i in range(4)
+    ]  # index order across shards
     card = DatasetCard.load(folder / "README.md")
     assert card.data.to_dict()["metasynth"]["documents"] == 4
     assert "plots/metrics.png" in card.text and (folder / "plots" / "metrics.png").is_file()
@@ -124,7 +105,7 @@ def test_missing_token_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_mixed_runs_and_unwritable_staging_are_refused(tmp_path):
     run = make_run_dir(tmp_path / "run", shards=2)
-    (run / "shard-00000-of-00003.jsonl").write_text(_record(0, "x").to_json() + "\n")
+    (run / "shard-00000-of-00003.jsonl").write_text(record(0, "x").to_json() + "\n")
     with pytest.raises(ConfigError, match="different N"):
         stage(run)
     ok = make_run_dir(tmp_path / "ok")

@@ -1,0 +1,45 @@
+"""`metasynth merge DIR [DIR ...] --out OUT`: one dataset from the shards of one run.
+
+Each machine of a Slurm array writes `--shard i/N` into its own dir (or all into one
+shared dir). Merging refuses dirs of different runs (fingerprints) or splits (N), drops
+nothing, duplicates nothing, orders documents by global index, and writes
+`OUT/data/train-*.parquet` (read with `load_dataset("parquet", data_files="OUT/data/*.parquet")`
+or `load_dataset("OUT")`), plus the run's fingerprint and summaries for `metasynth push`.
+
+Examples:
+  metasynth merge runs/node-*/ --out corpus/finance
+  metasynth merge corpus/finance --out corpus/finance     # export one dir's shards to parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    parser.add_argument("dirs", nargs="+", help="output dirs of `metasynth generate` (one run)")
+    parser.add_argument("--out", required=True, help="folder for data/*.parquet")
+    parser.add_argument("--expect-shards", type=int, help="fail unless this many shard files are found")
+
+
+def run(args: argparse.Namespace) -> int:
+    from metasynth_hf.errors import ConfigError
+    from metasynth_hf.shards import merged_records, shard_files, write_parquet
+
+    dirs = [Path(d) for d in args.dirs]
+    found = sum(len(shard_files(d)) for d in dirs)
+    if args.expect_shards is not None and found != args.expect_shards:
+        raise ConfigError(f"found {found} shard files in {', '.join(map(str, dirs))}, expected {args.expect_shards}")
+    records = merged_records(dirs)
+    out = Path(args.out)
+    paths = write_parquet(records, out)
+    for d in dirs:
+        for extra in ["fingerprint.json", "metasynth_run.yaml", *(p.name for p in d.glob("summary-*.json"))]:
+            if (d / extra).is_file() and (d / extra).resolve() != (out / extra).resolve():
+                shutil.copy2(d / extra, out / extra)
+    tokens = sum(r.num_tokens for r in records)
+    print(f"merged {len(records)} documents ({tokens} tokens) from {found} shard files into {len(paths)} parquet file(s) under {out / 'data'}")
+    return 0
