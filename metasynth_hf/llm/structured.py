@@ -3,7 +3,9 @@
 - TGI: `{"type": "json_object", "value": schema}` (its grammar parameter).
 - llama.cpp (C++ server and llama-cpp-python): `{"type": "json_object", "schema": schema}`.
 - other OpenAI-compatible servers (vLLM, ...): huggingface_hub rewrites `json_schema` into TGI's
-  form, so we ask for plain JSON mode `{"type": "json_object"}` and put the schema in the prompt.
+  form, so we ask for plain JSON mode `{"type": "json_object"}`; the prompt describes the shape.
+- a server that rejects a response_format with 400/422 is switched to "none" for good
+  (metasynth_hf.llm.endpoints), and the request is sent again without it.
 - "none": no response_format at all.
 Replies are always parsed tolerantly (metasynth_hf.llm.parsing), whatever the dialect.
 """
