@@ -136,3 +136,22 @@ def test_benched_endpoint_is_reprobed_after_cooldown(proxy):
     reply, endpoint = asyncio.run(scenario())
     assert reply.text.strip()
     assert endpoint.benched_until == 0.0 and endpoint.consecutive_failures == 0
+
+
+def test_server_rejecting_structured_output_gets_plain_requests(proxy):
+    schema = {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}
+    params = SamplingParams(max_tokens=16, temperature=0, seed=0, json_schema=schema)
+
+    async def run():
+        pool = EndpointPool(
+            [EndpointConfig(url=proxy.url, model=MODEL_ALIAS, server_kind="tgi")], FAST_RETRY
+        )
+        try:
+            proxy.set_script([("status", 422)])
+            reply = await pool.chat(MESSAGES, params)
+            return reply, pool.endpoints[0].server_kind
+        finally:
+            await pool.aclose()
+
+    reply, kind = asyncio.run(run())
+    assert reply.text.strip() and kind == "none" and proxy.received == 2
