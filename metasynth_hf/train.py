@@ -78,13 +78,34 @@ def _check_packing(training_args: Any) -> None:
         )
 
 
+def _evaluate_and_summarise(trainer: Any, corpus: Any, summary: dict[str, Any]) -> None:
+    """Held-out loss -> perplexity, then heldout_perplexity.json and train_summary.json."""
+    from metasynth_hf.training.throughput import write_summary
+
+    out = trainer.args.output_dir
+    if "test" in corpus:
+        loss = trainer.evaluate()["eval_loss"]  # every process takes part in evaluation
+        heldout = {
+            "eval_loss": loss,
+            "perplexity": math.exp(loss),
+            "documents": len(corpus["test"]),
+        }
+        summary["heldout_perplexity"] = heldout["perplexity"]
+        if trainer.is_world_process_zero():
+            write_summary(f"{out}/heldout_perplexity.json", heldout)
+    if trainer.is_world_process_zero():
+        write_summary(f"{out}/train_summary.json", summary)
+        logger.info("done: %s", summary)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, load data and model, train, save, evaluate held-out perplexity."""
     from trl import SFTTrainer, get_peft_config
 
+    from metasynth_hf.errors import ConfigError
     from metasynth_hf.training.args import apply_global_batch_size, parse
     from metasynth_hf.training.data import load_corpus
-    from metasynth_hf.training.throughput import ThroughputCallback, write_summary
+    from metasynth_hf.training.throughput import ThroughputCallback
 
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args, training_args, model_args, mixture_args, cpt_args = parse(argv)
@@ -98,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         corpus = load_corpus(
             script_args, mixture_args, training_args.dataset_text_field, training_args.seed
         )
+    if training_args.eval_strategy != "no" and "test" not in corpus:
+        raise ConfigError(
+            f"eval_strategy={training_args.eval_strategy.value}: there is no held-out split to "
+            "evaluate; set test_split_size (e.g. 0.01) or eval_strategy: 'no'"
+        )
     throughput = ThroughputCallback()
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
@@ -110,21 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     trainer.save_state()
-    summary = {"train_loss": result.training_loss, **throughput.summary}
-    if "test" in corpus:
-        metrics = trainer.evaluate()
-        loss = metrics["eval_loss"]
-        heldout = {
-            "eval_loss": loss,
-            "perplexity": math.exp(loss),
-            "documents": len(corpus["test"]),
-        }
-        summary["heldout_perplexity"] = heldout["perplexity"]
-        if trainer.is_world_process_zero():
-            write_summary(f"{training_args.output_dir}/heldout_perplexity.json", heldout)
-    if trainer.is_world_process_zero():
-        write_summary(f"{training_args.output_dir}/train_summary.json", summary)
-        logger.info("done: %s", summary)
+    _evaluate_and_summarise(
+        trainer, corpus, {"train_loss": result.training_loss, **throughput.summary}
+    )
     if training_args.push_to_hub:
         trainer.push_to_hub()
     trainer.accelerator.end_training()

@@ -12,8 +12,8 @@ from .conftest import RECIPES
 from .corpora import make_texts
 
 
-def packed_tokens(model, tokenizer, texts: list[str], tmp_path, *overrides: str) -> list[list[int]]:
-    """The rows SFTTrainer trains on, built from the tiny recipe's own arguments."""
+def make_trainer(model, tokenizer, texts: list[str], tmp_path, *overrides: str):
+    """An SFTTrainer built from the tiny recipe's own arguments (32-token rows)."""
     import datasets
     from trl import SFTTrainer
 
@@ -26,6 +26,12 @@ def packed_tokens(model, tokenizer, texts: list[str], tmp_path, *overrides: str)
         processing_class=tokenizer,
         train_dataset=datasets.Dataset.from_dict({"text": texts}),
     )
+    return trainer
+
+
+def packed_tokens(model, tokenizer, texts: list[str], tmp_path, *overrides: str) -> list[list[int]]:
+    """The rows SFTTrainer trains on."""
+    trainer = make_trainer(model, tokenizer, texts, tmp_path, *overrides)
     return [list(row) for row in trainer.train_dataset["input_ids"]]
 
 
@@ -52,3 +58,23 @@ def test_plain_bfd_would_drop_tokens(tiny_llama, tokenizer, texts, tmp_path) -> 
     corpus_total = sum(len(tokenizer(t)["input_ids"]) + 1 for t in texts)
     rows = packed_tokens(tiny_llama, tokenizer, texts, tmp_path, "--packing_strategy", "bfd")
     assert sum(len(row) for row in rows) < corpus_total
+
+
+def test_packed_documents_do_not_see_each_other(tiny_llama, tokenizer, texts, tmp_path) -> None:
+    """With sdpa (no flash-attn), a document in a packed row gets the logits it gets alone."""
+    import torch
+
+    trainer = make_trainer(tiny_llama, tokenizer, texts, tmp_path)
+    for batch in trainer.get_train_dataloader():  # the first row that holds several documents
+        positions = batch["position_ids"][0].tolist()
+        starts = [i for i, p in enumerate(positions) if p == 0] + [len(positions)]
+        if len(starts) > 2:
+            break
+    else:
+        raise AssertionError("no packed row holds two documents")
+    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "position_ids")}
+    with torch.no_grad():  # use_cache=False is what SFTTrainer.compute_loss passes
+        packed = tiny_llama(**inputs, use_cache=False).logits[0]
+        for begin, end in zip(starts, starts[1:], strict=False):
+            alone = tiny_llama(input_ids=batch["input_ids"][:, begin:end]).logits[0]
+            assert torch.allclose(packed[begin:end], alone, atol=1e-4), (begin, end)
