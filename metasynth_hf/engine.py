@@ -160,6 +160,20 @@ async def generate(
     return summary
 
 
+def _account(summary: RunSummary, statuses: Counter, record: Record, is_new: bool) -> None:
+    prov = record.provenance_dict
+    statuses[prov.get("status", "final")] += 1
+    summary.fallbacks += len(prov.get("fallbacks", []))
+    summary.documents += 1
+    summary.tokens += record.num_tokens
+    if is_new:  # cost by role from provenance; replaced by the meter's when there is one
+        for role, tally in prov.get("tokens_by_role", {}).items():
+            mine = summary.by_role.setdefault(role, {})
+            for key, value in tally.items():
+                mine[key] = mine.get(key, 0) + value
+        summary.calls += sum(t.get("calls", 0) for t in prov.get("tokens_by_role", {}).values())
+
+
 async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started) -> None:
     """Sliding-window scheduler: start doc p + L when doc p is published, publish in order."""
     config = ctx.config
@@ -199,11 +213,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
                 summary.resumed += 1
             ctx.table.add(entry)
             _expand(seeder, entry)
-            prov = record.provenance_dict
-            statuses[prov.get("status", "final")] += 1
-            summary.fallbacks += len(prov.get("fallbacks", []))
-            summary.documents += 1
-            summary.tokens += record.num_tokens
+            _account(summary, statuses, record, is_new)
             p_next += 1
             if on_record is not None:
                 elapsed = time.monotonic() - started

@@ -157,8 +157,7 @@ class ConductorLoop:
                         self.trace.turns.append({"turn": turn, "action": "final", "source": source})
                         status = "final_fallback" if note else "final"
                         return Outcome(status, turn, decision.document)
-                    if not note:
-                        last = (decision.expert, decision.instructions)
+                last = (decision.expert, decision.instructions)  # a copy of it is a repeat
                 source = "fallback" if note else "conductor"
                 output = await self.call_expert(ws, decision, turn=turn, source=source)
                 observation = self._observation(ws, decision.expert, output, note, turn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -123,3 +123,17 @@ class ShardFile:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def iter_records(out_dir: str | Path) -> Iterator[Record]:
+    """Every finished record of a run's output dir, shard by shard (for readers and builders).
+
+    A torn last line (a run killed while writing) is skipped, not an error: the run that
+    wrote it regenerates it on resume.
+    """
+    for path in sorted(Path(out_dir).glob("shard-*.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    break
+                yield Record.from_json(line)

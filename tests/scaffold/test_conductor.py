@@ -144,11 +144,12 @@ def test_a_repeated_turn_is_replaced_by_the_fixed_plan(tmp_path):
     _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
     prov = records[0]["prov"]
     repeats = [f for f in prov["fallbacks"] if f["reason"] == "repeated the previous turn"]
-    assert len(repeats) == 5 and '"Again."' in repeats[0]["raw"]
-    assert prov["experts_called"][:5] == [
-        "summarizer", "seed_keywords", "domain_expert", "content_analyst", "domain_expert",
+    assert [f["turn"] for f in repeats] == [2, 4, 6, 8] and '"Again."' in repeats[0]["raw"]
+    assert prov["experts_called"][:8] == [
+        "summarizer", "seed_keywords", "summarizer", "domain_expert",
+        "summarizer", "content_analyst", "summarizer", "domain_expert",
     ]  # fmt: skip
-    assert prov["status"] == "final_fallback"
+    assert prov["status"] == "max_turns"
 
 
 def test_last_turns_are_kept_for_the_required_experts(tmp_path):
@@ -234,3 +235,22 @@ def test_custom_expert_set(tmp_path):
     prov = records[0]["prov"]
     assert set(prov["experts_called"]) <= {"domain_expert", "summarizer"}
     assert prov["instance"]["category"] == "general"  # no topic labeler configured
+
+
+def test_copying_the_scaffolds_own_turn_counts_as_a_repeat(tmp_path):
+    """What SmolLM2 does: it imitates the fixed-plan turn it sees in its history."""
+
+    def conductor(messages, params):
+        if conductor_turns(messages) == 0:
+            return "no json here"
+        return messages[-2]["content"]  # the previous (scaffold-written) turn, verbatim
+
+    _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
+    prov = records[0]["prov"]
+    assert prov["experts_called"][:4] == [
+        "seed_keywords",
+        "domain_expert",
+        "content_analyst",
+        "domain_expert",
+    ]
+    assert sum(f["reason"] == "repeated the previous turn" for f in prov["fallbacks"]) == 4

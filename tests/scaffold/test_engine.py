@@ -132,6 +132,7 @@ def test_summary_file(tmp_path):
     summary = json.loads((tmp_path / "summary-00000-of-00001.json").read_text())
     assert summary["documents"] == 2 and summary["tokens"] > 0 and summary["error"] is None
     assert summary["statuses"] == {"final": 2} and summary["wall_time_s"] > 0
+    assert summary["by_role"]["conductor"]["calls"] == 10 and summary["calls"] == 22
     assert (tmp_path / "fingerprint.json").is_file()
 
 
@@ -185,3 +186,24 @@ def test_custom_domain(tmp_path):
     )
     assert records[0]["domain"] == "law" and records[0]["id"].startswith("law-metasynth-")
     assert set(records[0]["seed"]) <= {"tort", "contract", "estoppel", "precedent"}
+
+
+def test_iter_records_reads_every_shard_and_skips_a_torn_line(tmp_path):
+    from metasynth_hf.scaffold.store import iter_records
+
+    for k in range(2):
+        run(tmp_path, num_docs=4, shard_index=k, num_shards=2)
+    with shard_path(tmp_path, 1, 2).open("a") as fh:
+        fh.write('{"id": "torn')
+    ids = [record.id[-2:] for record in iter_records(tmp_path)]
+    assert ids == ["00", "02", "01", "03"]
+
+
+def test_seed_corpus_without_a_text_column_is_refused_before_any_call(tmp_path):
+    corpus = tmp_path / "real.jsonl"
+    corpus.write_text('{"body": "Banks lend."}\n{"body": "Rates rise."}\n')
+    model = ScriptedModel()
+    seeds = {"kind": "topic_aware", "corpus": str(corpus)}
+    with pytest.raises(ConfigError, match="no column 'text'.*body"):
+        run(tmp_path / "out", model, method="template_icl", seeds=seeds)
+    assert not model.calls

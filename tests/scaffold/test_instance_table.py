@@ -64,3 +64,13 @@ def test_hashing_embedder_is_normalised_and_deterministic():
     vectors = HashingEmbedder().encode(["bond yields rise", "bond yields rise", ""])
     assert abs(float(vectors[0] @ vectors[0]) - 1) < 1e-5
     assert (vectors[0] == vectors[1]).all() and not vectors[2].any()
+
+
+@pytest.mark.slow
+def test_default_embedder_retrieves_by_meaning():
+    """The default (all-MiniLM-L6-v2, offline) finds a paraphrase with no shared words."""
+    t = InstanceTable(InstanceTableConfig(max_entries=2, recent=1))
+    picked = t.relevant(
+        entries(), "protection a bondholder buys in case the issuing company goes bankrupt"
+    )
+    assert [e.id for e in picked] == ["doc-2", "doc-6"]  # best match + the most recent entry

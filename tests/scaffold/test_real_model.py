@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 TINY = {
     "target_words": 40,
-    "conductor_sampling": {"max_tokens": 32, "temperature": 0.7},
-    "expert_sampling": {"max_tokens": 24, "temperature": 0.8},
+    "conductor_sampling": {"max_tokens": 28, "temperature": 0.7},
+    "expert_sampling": {"max_tokens": 16, "temperature": 0.8},
     "stop": {"max_turns": 4},
     "instance_table": {"embedder": "hashing"},
 }
@@ -92,7 +92,7 @@ def test_metasynth_calls_every_expert_and_survives_the_small_model(metasynth_run
         prov = record["prov"]
         assert set(prov) >= PROVENANCE_KEYS
         assert prov["status"] in {"final", "final_fallback", "max_turns", "token_budget"}
-        assert prov["models"]["conductor"].startswith("SmolLM2-135M-Instruct")
+        assert "SmolLM2-135M-Instruct" in prov["models"]["conductor"]
         assert prov["tokens_by_role"]["conductor"]["completion_tokens"] > 0
         assert record["text"].strip() and record["num_tokens"] > 0 and record["topic"]
         assert len(prov["experts_called"]) == sum(
@@ -134,34 +134,38 @@ def small_corpus(path):
 def test_baselines_and_seed(local_model, one_thread, cache, workdir):
     from metasynth_hf.seeds.topic_aware import TopicAwareConfig, TopicAwareSeeder
 
-    for method in ("template", "template_prior"):
-        summary, records, _ = run(
-            local_model, cache, workdir / method, method=method, num_docs=2, lanes=1
+    for method, lanes in (("template", 2), ("template_prior", 1)):
+        _, records, _ = run(
+            local_model, cache, workdir / method, method=method, num_docs=2, lanes=lanes
         )
         assert [r["method"] for r in records] == [method] * 2 and all(r["text"] for r in records)
     prior = read_records(workdir / "template_prior")
     assert prior[1]["prov"]["conditioned_on"]["prior_shown"] == 1
     corpus = small_corpus(workdir / "real.jsonl")
     seeder = TopicAwareSeeder(
-        str(corpus), TopicAwareConfig(min_chars=20, num_topics=2, refresh_every=1, k_min=2, k_max=2),
+        str(corpus), TopicAwareConfig(
+            id_column="id", min_chars=20, num_topics=2, refresh_every=1, k_min=2, k_max=2
+        ),
         seed=0, embedder=HashingEmbedder(),
     )  # fmt: skip
     fields = {"method": "template_icl", "seeds": {"kind": "topic_aware", "corpus": str(corpus)}}
     _, icl, _ = run(
-        local_model, cache, workdir / "icl", seeder=seeder, num_docs=2, lanes=1, **fields
+        local_model, cache, workdir / "icl", seeder=seeder, num_docs=2, lanes=2, **fields
     )
     assert all(r["seed"][0].startswith("real-") and r["text"] for r in icl)
     _, other_seed, _ = run(
-        local_model, cache, workdir / "seed1", method="template", num_docs=2, seed=1
+        local_model, cache, workdir / "seed1", method="template", num_docs=2, lanes=2, seed=1
     )
     template = read_records(workdir / "template")
     assert [r["text"] for r in other_seed] != [r["text"] for r in template]
 
 
 def test_instruct_on_the_metasynth_output(metasynth_run, local_model, cache, workdir):
+    # two turns for two required steps: the scaffold runs them (the instruct conductor's own
+    # choices run on the scripted model in test_instruct.py; the loop code is the one above)
     fields = {
         "method": "instruct",
-        "instruct": {"source": str(workdir / "metasynth"), "rounds": 0, "max_turns": 3},
+        "instruct": {"source": str(workdir / "metasynth"), "rounds": 0, "max_turns": 2},
     }
     summary, records, _ = run(local_model, cache, workdir / "instruct", num_docs=1, **fields)
     assert summary.documents == 1
