@@ -49,10 +49,8 @@ def compare_lexical(texts: list[str], homog_docs: int) -> list[dict]:
     from metasynth_hf.metrics import lexical
 
     rows = []
-    (ours, ref_compat), t_ours = _timed(
-        lambda: (lexical.compression_ratio(texts), lexical.compression_ratio_reference(texts))
-    )
-    _, t_ours_single = _timed(lexical.compression_ratio, texts)
+    ours, t_ours_single = _timed(lexical.compression_ratio, texts)
+    ref_compat, t_ours = _timed(lexical.compression_ratio_reference, texts)
     ref, t_ref = _timed(diversity.compression_ratio, texts)
     rows.append(
         dict(
@@ -130,10 +128,10 @@ def compare_embedding(texts: list[str], cache_dir: Path) -> list[dict]:
     from metasynth_hf.metrics.config import MetricsConfig
     from metasynth_hf.metrics.embeddings import embed_corpus
 
-    emb, t_emb = _timed(embed_corpus, texts, MetricsConfig(cache_dir=str(cache_dir / "emb")))
+    emb, t_emb = _timed(embed_corpus, texts, MetricsConfig(cache_dir=str(cache_dir)))
     rows = [
         dict(
-            metric=f"embeddings ({len(texts)} docs, MiniLM, cached after)",
+            metric=f"embeddings ({len(texts)} docs, MiniLM; cache from the all-metrics run)",
             ours=None,
             reference=None,
             t_ours=t_emb,
@@ -188,7 +186,7 @@ class _PhaseMemory(logging.Handler):
             )
 
 
-def child(corpus: Path, reference: Path, metrics: str, cache_dir: Path) -> None:
+def child(corpus: Path, reference: Path, config_json: str) -> None:
     """One all-metrics run; prints one JSON line."""
     from metasynth_hf.metrics.config import MetricsConfig
     from metasynth_hf.metrics.corpus import load_corpus
@@ -199,7 +197,7 @@ def child(corpus: Path, reference: Path, metrics: str, cache_dir: Path) -> None:
     report_logger.setLevel(logging.INFO)
     report_logger.addHandler(handler)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    config = MetricsConfig(metrics=tuple(metrics.split(",")), cache_dir=str(cache_dir))
+    config = MetricsConfig.model_validate_json(config_json)
     texts, ref = load_corpus(str(corpus)), load_corpus(str(reference))
     report, wall = _timed(diversity_report, texts, reference_texts=ref, config=config)
     out = {
@@ -211,23 +209,17 @@ def child(corpus: Path, reference: Path, metrics: str, cache_dir: Path) -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "rss_mb_at_start": round(base_rss),
         "values": {k: v["value"] for k, v in report["metrics"].items()},
+        "config": json.loads(config_json),
     }
     print("RESULT " + json.dumps(out))
 
 
-def all_metrics(tokens: int, metrics: str, cache_dir: Path) -> dict:
+def all_metrics(tokens: int, cache_dir: Path, config) -> dict:
+    """All metrics in a child process (its own peak RSS) with a cold embedding cache."""
     corpus = cached_corpus(tokens, cache_dir)
     reference = cached_corpus(min(tokens, 1_000_000), cache_dir, seed=1)
-    emb_cache = cache_dir / f"emb_cold_{tokens}_{time.time_ns()}"  # cold: embeddings are computed
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        str(corpus),
-        str(reference),
-        metrics,
-        str(emb_cache),
-    ]
+    cmd = [sys.executable, __file__, "--child", str(corpus), str(reference)]
+    cmd.append(config.model_dump_json())
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -235,55 +227,67 @@ def all_metrics(tokens: int, metrics: str, cache_dir: Path) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def _print_run(tokens: int, run: dict) -> None:
+    print(f"\nall metrics at {tokens:,} tokens ({run['documents']} documents):")
+    print(
+        f"  wall {run['wall_s']} s, peak RSS {run['peak_rss_mb']} MB; phases (s): {run['timings_s']}"
+    )
+    print(f"  peak RSS after phase (MB): {run['peak_rss_mb_after_phase']}")
+    print(f"  values: { {k: round(v, 4) for k, v in run['values'].items()} }")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tokens", type=int, default=1_000_000)
-    parser.add_argument(
-        "--full-scale", action="store_true", help="also run all metrics at --full-tokens"
-    )
+    parser.add_argument("--full-scale", action="store_true", help="also run at --full-tokens")
     parser.add_argument("--full-tokens", type=int, default=25_000_000)
+    parser.add_argument("--full-metrics", help="metric groups at full scale (default: all)")
     parser.add_argument(
-        "--full-metrics", default=None, help="metric groups for the full-scale run (default: all)"
+        "--full-embedding-sample", type=int, help="embedding_sample at full scale (CPU bound)"
     )
-    parser.add_argument(
-        "--homogenization-ref-docs",
-        type=int,
-        default=30,
-        help="docs for the reference's all-pairs ROUGE-L",
-    )
+    parser.add_argument("--homogenization-ref-docs", type=int, default=30)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/metasynth_bench"))
     parser.add_argument("--out", type=Path, help="write all figures as JSON here")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (1: shared)")
+    parser.add_argument(
+        "--skip-small-run", action="store_true", help="no all-metrics run at --tokens"
+    )
+    parser.add_argument("--skip-comparison", action="store_true", help="no per-metric ratios")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        corpus, reference, metrics, cache = args.child
-        child(Path(corpus), Path(reference), metrics, Path(cache))
+        child(Path(args.child[0]), Path(args.child[1]), args.child[2])
         return
-    from metasynth_hf.metrics.config import ALL_GROUPS
+    from metasynth_hf.metrics.config import MetricsConfig
+    from metasynth_hf.metrics.embeddings import cpu_threads
 
-    everything = ",".join(ALL_GROUPS)
-    texts = _texts(cached_corpus(args.tokens, args.cache_dir))
-    print(
-        f"corpus: {len(texts)} documents, {sum(len(t.split()) for t in texts)} whitespace tokens (Markov text)"
-    )
-    rows = compare_lexical(texts, args.homogenization_ref_docs) + compare_embedding(
-        texts, args.cache_dir
-    )
-    print_rows(rows)
-    results = {"comparison": rows, "all_metrics": {}}
-    scales = [(args.tokens, everything)]
+    results: dict = {"comparison": [], "all_metrics": {}}
+    emb_dir = args.cache_dir / f"embeddings_{time.time_ns()}"  # cold for the first run
+    base = MetricsConfig(cache_dir=str(emb_dir), cpu_threads=args.threads)
+    if not args.skip_small_run:
+        run = all_metrics(args.tokens, args.cache_dir, base)
+        results["all_metrics"][str(args.tokens)] = run
+        _print_run(args.tokens, run)
+    if not args.skip_comparison:
+        texts = _texts(cached_corpus(args.tokens, args.cache_dir))
+        words = sum(len(t.split()) for t in texts)
+        print(f"\ncorpus: {len(texts)} documents, {words} whitespace tokens (Markov text)")
+        with cpu_threads(args.threads):
+            rows = compare_lexical(texts, args.homogenization_ref_docs)
+            rows += compare_embedding(texts, emb_dir)
+        print_rows(rows)
+        results["comparison"] = rows
     if args.full_scale:
-        scales.append((args.full_tokens, args.full_metrics or everything))
-    for tokens, metrics in scales:
-        run = all_metrics(tokens, metrics, args.cache_dir)
-        results["all_metrics"][str(tokens)] = run
-        print(f"\nall metrics at {tokens:,} tokens ({metrics}):")
-        print(
-            f"  wall {run['wall_s']} s, peak RSS {run['peak_rss_mb']} MB; phases (s): {run['timings_s']}"
-        )
-        print(f"  peak RSS after phase (MB): {run['peak_rss_mb_after_phase']}")
+        update = {"cache_dir": str(args.cache_dir / f"embeddings_{time.time_ns()}")}
+        if args.full_metrics:
+            update["metrics"] = tuple(args.full_metrics.split(","))
+        if args.full_embedding_sample:
+            update["embedding_sample"] = args.full_embedding_sample
+        run = all_metrics(args.full_tokens, args.cache_dir, base.model_copy(update=update))
+        results["all_metrics"][str(args.full_tokens)] = run
+        _print_run(args.full_tokens, run)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field"
     )
     parser.add_argument("--seed", type=int, help="seed of every sampled metric")
+    parser.add_argument(
+        "--threads", type=int, help="torch/BLAS threads (1 on a shared, oversubscribed machine)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 
@@ -62,6 +65,8 @@ def build_config(args: argparse.Namespace) -> MetricsConfig:
         overrides["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.threads is not None:
+        overrides["cpu_threads"] = args.threads
     return load_config(MetricsConfig, args.config, overrides)
 
 

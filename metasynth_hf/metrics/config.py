@@ -70,10 +70,15 @@ class MetricsConfig(BaseModel):
         None, ge=8, description="word pieces per document; None keeps the model's own (256)"
     )
     embedding_device: str | None = None
-    torch_threads: int | None = Field(
+    embedding_sample: int | None = Field(
+        None,
+        ge=2,
+        description="embed a seeded sample of this many documents (CPU time bound); None = all",
+    )
+    cpu_threads: int | None = Field(
         None,
         ge=1,
-        description="CPU threads for embeddings and Task2Vec; 1 on oversubscribed machines",
+        description="torch and BLAS threads; 1 on oversubscribed machines (None: library defaults)",
     )
     cache_dir: str | None = Field(
         None, description="embedding cache; default ~/.cache/metasynth_hf"

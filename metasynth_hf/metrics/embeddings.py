@@ -29,21 +29,23 @@ ENCODE_CHUNK = 4096
 
 
 @contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run torch with `threads` CPU threads, restoring the previous count (None: unchanged).
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Limit torch and BLAS (OpenBLAS/MKL via threadpoolctl) to `threads`; None leaves them be.
 
-    On an oversubscribed machine two OpenMP threads spin against each other; measured here,
-    small matmuls ran 14x slower with 2 threads than with 1 on 2 busy cores.
+    On an oversubscribed machine, worker threads spin against each other: measured on 2 busy
+    cores, a small torch matmul ran 14x and a 384x384 eigvalsh 150x slower with 2 threads than 1.
     """
     if threads is None:
         yield
         return
     import torch
+    from threadpoolctl import threadpool_limits
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        yield
+        with threadpool_limits(limits=threads):
+            yield
     finally:
         torch.set_num_threads(previous)
 
@@ -122,7 +124,7 @@ def embed_corpus(
     """Cached `encode`: read from `cache_dir` when the same corpus and model were seen before."""
     n = num_documents(texts)
     if not config.use_cache:
-        with torch_threads(config.torch_threads):
+        with cpu_threads(config.cpu_threads):
             return encode(texts, config)
     key = cache_key(corpus_fingerprint or fingerprint(texts, config.batch_docs), config)
     directory = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
@@ -131,7 +133,7 @@ def embed_corpus(
     if cached is not None:
         logger.info("embeddings from cache %s", path)
         return cached
-    with torch_threads(config.torch_threads):
+    with cpu_threads(config.cpu_threads):
         vectors = encode(texts, config)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")

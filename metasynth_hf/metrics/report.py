@@ -17,8 +17,8 @@ import numpy as np
 
 from metasynth_hf.metrics import embedding_metrics as em
 from metasynth_hf.metrics.config import DEFAULT_CONFIG, METRICS, CorpusError, MetricsConfig
-from metasynth_hf.metrics.corpus import Texts, check_corpus, fingerprint
-from metasynth_hf.metrics.embeddings import embed_corpus
+from metasynth_hf.metrics.corpus import Texts, check_corpus, fingerprint, num_documents, take
+from metasynth_hf.metrics.embeddings import cpu_threads, embed_corpus
 from metasynth_hf.metrics.homogenization import homogenization
 from metasynth_hf.metrics.lexical import lexical_stats
 
@@ -110,6 +110,31 @@ def _embedding_entries(
         metrics["mauve"] = _entry("mauve", result.pop("value"), **result)
 
 
+def _sample(texts: Texts, limit: int | None, seed: int) -> tuple[Texts, int | None]:
+    """A seeded sample of at most `limit` documents (the corpus itself when small enough)."""
+    n = num_documents(texts)
+    if limit is None or n <= limit:
+        return texts, None
+    rng = np.random.default_rng(seed)
+    return take(texts, sorted(rng.choice(n, size=limit, replace=False).tolist())), limit
+
+
+def _embeddings(texts, reference_texts, config: MetricsConfig, wanted: set[str], report: dict):
+    """Corpus embeddings (all documents, or `embedding_sample`), and the MAUVE reference's.
+
+    MAUVE uses at most `mauve_max_docs` reference documents, so only those are encoded.
+    """
+    subset, sampled = _sample(texts, config.embedding_sample, config.seed)
+    fp = report["fingerprint"] if sampled is None else None
+    emb = embed_corpus(subset, config, corpus_fingerprint=fp)
+    ref_emb = None
+    if reference_texts is not None and "mauve" in wanted:
+        check_corpus(reference_texts, "reference")
+        ref_subset, _ = _sample(reference_texts, config.mauve_max_docs, config.seed)
+        ref_emb = embed_corpus(ref_subset, config)
+    return emb, ref_emb, sampled
+
+
 def diversity_report(
     texts: Texts,
     *,
@@ -124,6 +149,11 @@ def diversity_report(
     `probe` = (tokenizer, model) reuses a loaded Task2Vec probe; `embeddings_out`, when given,
     receives the document embeddings under `name` (for plots).
     """
+    with cpu_threads(config.cpu_threads):
+        return _report(texts, reference_texts, config, name, probe, embeddings_out)
+
+
+def _report(texts, reference_texts, config, name, probe, embeddings_out) -> dict:
     n = check_corpus(texts, name)
     wanted = set(config.metrics)
     report: dict = {
@@ -139,15 +169,15 @@ def diversity_report(
         _lexical_entries(texts, config, wanted, report)
     if wanted & {"remote_clique", "chamfer_distance", "vendi_score", "mauve"}:
         with _timed(timings, "embeddings"):
-            emb = embed_corpus(texts, config, corpus_fingerprint=report["fingerprint"])
-            ref_emb = None
-            if reference_texts is not None and "mauve" in wanted:
-                check_corpus(reference_texts, "reference")
-                ref_emb = embed_corpus(reference_texts, config)
+            emb, ref_emb, sampled = _embeddings(texts, reference_texts, config, wanted, report)
         if embeddings_out is not None:
             embeddings_out[name] = emb
         with _timed(timings, "embedding_metrics"):
             _embedding_entries(emb, ref_emb, config, wanted, report["metrics"])
+        if sampled:
+            for key in ("remote_clique", "chamfer_distance", "vendi_score"):
+                if key in report["metrics"]:
+                    report["metrics"][key].update(sample_size=sampled, seed=config.seed)
     if "task2vec_diversity" in wanted:
         from metasynth_hf.metrics.task2vec import task2vec_diversity
 

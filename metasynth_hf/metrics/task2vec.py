@@ -29,7 +29,7 @@ import numpy as np
 from metasynth_hf.errors import missing_dependency
 from metasynth_hf.metrics.config import DEFAULT_CONFIG, CorpusError, MetricsConfig
 from metasynth_hf.metrics.corpus import Texts, num_documents, take
-from metasynth_hf.metrics.embeddings import torch_threads
+from metasynth_hf.metrics.embeddings import cpu_threads
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
     for task in range(config.task2vec_num_batches):
         rng = np.random.default_rng(config.seed + task)
         indices = sorted(rng.choice(n, size=size, replace=False).tolist())
-        with torch_threads(config.torch_threads):
+        with cpu_threads(config.cpu_threads):
             embeddings.append(
                 task_embedding(model, tokenizer, take(texts, indices), config, config.seed + task)
             )

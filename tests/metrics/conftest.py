@@ -139,14 +139,12 @@ def long_docs() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """2 busy shared cores: one OpenMP thread is many times faster than two spinning ones."""
-    import torch
+def _one_cpu_thread():
+    """2 busy shared cores: one torch/BLAS thread is many times faster than two spinning ones."""
+    from metasynth_hf.metrics.embeddings import cpu_threads
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with cpu_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ def corpora(tmp_path, varied, template, reference_docs):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_stats_writes_json_table_and_plots(corpora, tmp_path, capsys, cache_dir):
     out = tmp_path / "stats"
     code = main(
@@ -36,7 +37,7 @@ def test_stats_writes_json_table_and_plots(corpora, tmp_path, capsys, cache_dir)
             "--set",
             f"cache_dir={cache_dir}",
             "--set",
-            "torch_threads=1",
+            "cpu_threads=1",
             "--out",
             str(out),
         ]

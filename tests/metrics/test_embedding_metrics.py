@@ -61,6 +61,7 @@ def test_chamfer_of_duplicates_is_zero_and_chunks_agree():
     assert em.nearest_other_similarity(x, chunk=7) == pytest.approx(em.nearest_other_similarity(x))
 
 
+@pytest.mark.slow
 def test_real_embeddings_equal_brute_force(corpus_embeddings):
     for x in corpus_embeddings.values():
         assert em.remote_clique_reference(x) == pytest.approx(

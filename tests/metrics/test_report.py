@@ -17,7 +17,7 @@ from metasynth_hf.metrics.report import compare_corpora, diversity_report, forma
 
 @pytest.fixture(scope="module")
 def config(tiny_config):
-    return tiny_config
+    return tiny_config.model_copy(update={"task2vec_num_batches": 2})
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,17 @@ def test_embeddings_are_cached_by_fingerprint_and_model(varied, config, caplog):
     assert "unreadable" in caplog.text and np.allclose(first, again, atol=1e-6)
     other = config.model_copy(update={"embedding_max_seq_length": 32})
     assert cache_key("f", other) != cache_key("f", config)
+
+
+def test_embedding_sample_is_stated(varied, config):
+    sampled = config.model_copy(
+        update={"metrics": ("remote_clique", "vendi_score"), "embedding_sample": 10, "seed": 3}
+    )
+    report = diversity_report(varied, config=sampled)
+    for name in ("remote_clique", "vendi_score"):
+        assert report["metrics"][name]["sample_size"] == 10
+        assert report["metrics"][name]["seed"] == 3
+    assert report["num_documents"] == 40
 
 
 def test_clear_errors_for_empty_and_single_document(config):
