@@ -11,6 +11,7 @@ from metasynth_hf.errors import ConfigError
 from metasynth_hf.training import convert
 
 
+@pytest.mark.slow  # the first test to ask for the conversion pays for it (~40-100 s)
 def test_converted_checkpoint_reproduces_the_gguf_model(smollm2_checkpoint) -> None:
     """The conversion compared its rebuilt model with the GGUF-loaded one before saving."""
     from transformers import AutoConfig

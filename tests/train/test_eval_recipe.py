@@ -23,6 +23,7 @@ def lm_eval_tasks() -> set[str]:
     return set(TaskManager().all_tasks)
 
 
+@pytest.mark.slow  # lm-eval indexes ~15k task files
 def test_every_suite_task_exists_in_lm_eval(lm_eval_tasks) -> None:
     assert {"finance", "biomedicine", "general"} <= set(SUITES)
     missing = {t for suite in SUITES.values() for t in suite["tasks"] if t not in lm_eval_tasks}

@@ -33,6 +33,7 @@ def test_default_size_is_about_one_billion_parameters() -> None:
     assert 0.9e9 < params < 1.3e9
 
 
+@pytest.mark.slow
 def test_tiny_inputs_load_and_fit_the_recipe(smollm2_checkpoint, tmp_path) -> None:
     from transformers import AutoModelForCausalLM
 
