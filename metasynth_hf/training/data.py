@@ -13,10 +13,8 @@ into plain text so it can be mixed into continual pre-training.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +58,12 @@ def load_source(
         if (local / "dataset_dict.json").is_file() or (local / "state.json").is_file():
             loaded = datasets.load_from_disk(str(local))
             return loaded[split] if split and isinstance(loaded, datasets.DatasetDict) else loaded
-        script = local / f"{local.name}.py"
-        if script.is_file():
-            return _run_builder_script(script, name, split)
+        if (local / f"{local.resolve().name}.py").is_file():
+            # The project's loader runs builder scripts on every datasets release. Only this
+            # explicit choice of source imports the script (and, through it, the generator).
+            from metasynth_hf.loading import load_dataset as load_builder
+
+            return load_builder(local, name, split=split)
         shards = sorted(local.glob("shard-*.jsonl"))
         if shards:
             rows = datasets.Dataset.from_dict({"text": _read_generator_shards(shards)})
@@ -97,31 +98,6 @@ def _read_generator_shards(shards: list[Path]) -> list[str]:
     if not texts:
         raise ConfigError(f"{shards[0].parent}: the generator shards hold no document text")
     return texts
-
-
-def _run_builder_script(script: Path, config_name: str | None, split: str | None) -> Any:
-    """Import a builder script as `datasets` would and build it into the local cache."""
-    import datasets
-
-    module_name = f"metasynth_builder_{script.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, script)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{script}: not an importable Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # datasets re-imports the builder's module by name
-    spec.loader.exec_module(module)
-    classes = [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, type)
-        and issubclass(obj, datasets.DatasetBuilder)
-        and obj.__module__ == module_name
-    ]
-    if len(classes) != 1:
-        raise ConfigError(f"{script}: expected one DatasetBuilder subclass, found {len(classes)}")
-    builder = classes[0](config_name=config_name) if config_name else classes[0]()
-    builder.download_and_prepare()
-    return builder.as_dataset(split=split)
 
 
 def to_text(dataset: Any, text_field: str, columns: list[str] | None = None) -> Any:
