@@ -92,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        module = importlib.import_module(args._module) if getattr(args, "_module", None) else None
+        passthrough = getattr(module, "PASSTHROUGH_FIELD", None)
+        if passthrough is None:
+            parser.parse_args(argv)  # reports the unknown arguments the usual way
+        setattr(args, passthrough, [*unknown, *(getattr(args, passthrough, None) or [])])
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2

@@ -12,7 +12,7 @@ accelerate config changes (recipes/README.md explains each):
     # N nodes: sbatch --nodes=N recipes/launch.slurm recipes/mistral-7b-v0.3/finance/cpt.yaml
     # any TRL option overrides the recipe
     python -m metasynth_hf.train --config recipes/tiny/cpt.yaml --max_steps 4
-    metasynth train --config recipes/tiny/cpt.yaml -- --max_steps 4
+    metasynth train --config recipes/tiny/cpt.yaml --max_steps 4
 
 Beyond `trl sft`: GGUF models (the embedded `smollm2`) are converted to a trainable checkpoint
 once; local corpus directories, data files and builder scripts load directly;
@@ -30,7 +30,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-USAGE_NOTE = "TRL options go after `--`, e.g. metasynth train --config cpt.yaml -- --max_steps 4"
+USAGE_NOTE = "TRL options follow the recipe, e.g. metasynth train --config cpt.yaml --max_steps 4"
+#: `metasynth` hands options it does not know to this field (the TRL parser checks them).
+PASSTHROUGH_FIELD = "trl_args"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
