@@ -85,9 +85,25 @@ class InstanceTableConfig(_Strict):
 
 
 class SamplingConfig(_Strict):
-    max_tokens: int = Field(ge=1)
-    temperature: float = Field(ge=0)
+    """Sampling of one kind of call (the per-call seed is derived, never configured)."""
+
+    max_tokens: int = Field(512, ge=1, description="Tokens per call at most.")
+    temperature: float = Field(0.7, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
+
+
+class ConductorSampling(SamplingConfig):
+    """Conductor turns: short JSON, moderately random."""
+
+    max_tokens: int = Field(300, ge=1)
+    temperature: float = Field(0.7, ge=0)
+
+
+class ExpertSampling(SamplingConfig):
+    """Expert answers: up to a whole document (~400 words), more varied."""
+
+    max_tokens: int = Field(700, ge=1)
+    temperature: float = Field(0.9, ge=0)
 
 
 class BaselineConfig(_Strict):
@@ -136,8 +152,8 @@ class RunConfig(_Strict):
     )
     conductor: ModelConfig = Field(default_factory=ModelConfig)
     experts: ModelConfig | None = Field(None, description="None: the conductor's model.")
-    conductor_sampling: SamplingConfig = SamplingConfig(max_tokens=300, temperature=0.7)
-    expert_sampling: SamplingConfig = SamplingConfig(max_tokens=700, temperature=0.9)
+    conductor_sampling: ConductorSampling = Field(default_factory=ConductorSampling)
+    expert_sampling: ExpertSampling = Field(default_factory=ExpertSampling)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     instruct: InstructConfig = Field(default_factory=InstructConfig)
     tokenizer: str = Field(

@@ -22,7 +22,7 @@ from metasynth_hf.config import RunConfig
 from metasynth_hf.config_io import load_config
 from metasynth_hf.errors import ConfigError
 
-SMALL = ["--set", "expert_sampling.max_tokens=24", "--set", "target_words=40", "--no-progress"]
+SMALL = ["--set", "expert_sampling.max_tokens=16", "--set", "target_words=40", "--no-progress"]
 
 
 def config_of(argv: list[str]) -> RunConfig:
@@ -120,16 +120,10 @@ def test_real_server_run_resume_and_extend(llama_server, tmp_path):
 @pytest.mark.slow
 def test_kill_9_then_rerun_gives_the_uninterrupted_corpus(llama_server, tmp_path):
     base = [
-        "--method",
-        "template_prior",
-        "--endpoint",
-        llama_server.url,
-        "--lanes",
-        "1",
-        "--num-docs",
-        "3",
+        "--method", "template_prior", "--endpoint", llama_server.url, "--lanes", "1",
+        "--num-docs", "3", "--set", "baseline.prior_docs=1", "--set", "baseline.excerpt_chars=100",
         *SMALL,
-    ]
+    ]  # fmt: skip
     killed = tmp_path / "killed"
     cache = tmp_path / "cache.sqlite"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -154,7 +148,7 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_corpus(llama_server, tmp_path
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = json.loads(cli(*base, "--out", str(killed), "--cache", str(cache)).stdout)
-    assert done["documents"] == 3 and done["resumed"] >= 1
+    assert done["documents"] == 3 and done["resumed"] >= 1 and done["generated"] >= 1
     fresh = tmp_path / "fresh"
     replay = json.loads(cli(*base, "--out", str(fresh), "--cache", str(cache)).stdout)
     assert replay["calls"] == replay["cache_hits"] == 3  # nothing paid twice
@@ -182,3 +176,9 @@ def test_help_lists_the_examples(capsys):
         main(["generate", "--help"])
     out = capsys.readouterr().out
     assert "--shard" in out and "metasynth generate --config run.yaml --shard 3/8" in out
+
+
+def test_partial_sampling_override_keeps_the_other_defaults():
+    config = config_of(["--num-docs", "1", "--set", "expert_sampling.max_tokens=24"])
+    assert (config.expert_sampling.max_tokens, config.expert_sampling.temperature) == (24, 0.9)
+    assert config.conductor_sampling.max_tokens == 300
