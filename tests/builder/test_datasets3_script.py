@@ -35,7 +35,7 @@ def _ds3_venv() -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS], check=True)
         (root / ".ready").write_text("ok\n")
     # The editable install points at this checkout (CI clones to a new place each run).
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO)],
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)],
                    check=True)  # fmt: skip
     return python
 
