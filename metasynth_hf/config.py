@@ -5,6 +5,19 @@ reads a file plus CLI overrides and turns every validation problem into a Config
 names the field. Everything that changes generated text is part of `fingerprint()`; what
 only changes how much is generated, where it goes or how it is served is not, so a run can
 be extended (more docs), resumed, or moved to other endpoints without refusing its folder.
+
+```yaml
+domain: finance                  # or {name, description, keywords: file.txt}
+method: metasynth                # template | template_prior | template_icl | instruct
+num_docs: 1000                   # and/or target_tokens: 25_000_000
+lanes: 16
+seed: 0
+target_words: 400
+stop: {max_turns: 8, max_doc_tokens: 6000, strict_final: false}
+conductor: {endpoints: [{url: http://tgi-0:8080}, {url: http://tgi-1:8080}]}
+experts: null                    # null: the conductor's model
+output_dir: corpus/finance
+```
 """
 
 from __future__ import annotations
@@ -134,7 +147,10 @@ class RunConfig(_Strict):
     seeds: SeedsConfig = Field(default_factory=SeedsConfig, description="See metasynth_hf.seeds.")
     num_docs: int | None = Field(None, ge=1, description="Documents in the whole run.")
     target_tokens: int | None = Field(
-        None, ge=1, description="Stop once the run holds this many tokens (all shards together)."
+        None,
+        ge=1,
+        description="Stop once the run holds this many tokens (all shards together; each "
+        "shard makes ceil(target_tokens / num_shards)).",
     )
     lanes: int = Field(4, ge=1, description="Documents in flight; doc i sees docs <= i - lanes.")
     seed: int = Field(0, ge=0)

@@ -207,3 +207,13 @@ def test_seed_corpus_without_a_text_column_is_refused_before_any_call(tmp_path):
     with pytest.raises(ConfigError, match="no column 'text'.*body"):
         run(tmp_path / "out", model, method="template_icl", seeds=seeds)
     assert not model.calls
+
+
+def test_the_config_docstring_example_is_valid(tmp_path):
+    import yaml
+
+    import metasynth_hf.config as config_module
+
+    example = config_module.__doc__.split("```yaml")[1].split("```")[0]
+    config = RunConfig.model_validate(yaml.safe_load(example))
+    assert config.num_docs == 1000 and len(config.conductor.endpoints) == 2
