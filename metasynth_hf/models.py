@@ -73,18 +73,22 @@ def resolve_model(reference: str) -> ModelRef:
 
 
 def load_causal_lm(reference: str, *, dtype: str = "float32"):
-    """Load (tokenizer, model) for generation; GGUF files are dequantised by transformers."""
+    """Load (tokenizer, model) in eval mode; a GGUF file goes through its cached conversion."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise missing_dependency("transformers and torch", "local") from exc
     ref = resolve_model(reference)
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-    logger.info("loading %s", ref.model_id)
-    tokenizer = AutoTokenizer.from_pretrained(ref.name_or_path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        ref.name_or_path, dtype=getattr(torch, dtype), **kwargs
-    )
+    path = ref.name_or_path
+    if ref.gguf_file:
+        # Parsing and dequantising a GGUF file takes 15-60 s on every load; convert it once
+        # (checked to reproduce the GGUF model's logits) and load the plain checkpoint.
+        from metasynth_hf.training.convert import trainable_checkpoint
+
+        path = trainable_checkpoint(reference)
+    logger.info("loading %s from %s", ref.model_id, path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     model.eval()
     return tokenizer, model

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
 from metasynth_hf.models import EMBEDDED_CHAT_MODEL, load_causal_lm, resolve_model
 
 logger = logging.getLogger(__name__)
+
+# Several runs in one process (builder configs, `metasynth compare`) share read-only weights.
+_LOADED: dict[tuple[str, str], tuple] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 @dataclass
@@ -69,13 +74,18 @@ class LocalChatModel:
         return self._model_id
 
     def load(self) -> None:
-        """Load weights now (otherwise the first call does it)."""
+        """Load weights now (otherwise the first call does it); shared within the process."""
         if self._model is None:
-            tokenizer, model = load_causal_lm(self.reference)
-            tokenizer.padding_side = "left"
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            self._tokenizer, self._model = tokenizer, model.to(self.device)
+            key = (self.reference, self.device)
+            with _LOADED_LOCK:
+                if key not in _LOADED:
+                    tokenizer, model = load_causal_lm(self.reference)
+                    tokenizer.padding_side = "left"
+                    if tokenizer.pad_token is None:
+                        tokenizer.pad_token = tokenizer.eos_token
+                    _LOADED[key] = (tokenizer, model.to(self.device))
+            tokenizer, model = _LOADED[key]
+            self._tokenizer, self._model = tokenizer, model
             configured = model.generation_config.eos_token_id
             configured = configured if isinstance(configured, list) else [configured]
             self._eos = {tokenizer.eos_token_id, *configured} - {None}
