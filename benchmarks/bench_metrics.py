@@ -283,8 +283,9 @@ def main() -> None:
         update = {"cache_dir": str(args.cache_dir / f"embeddings_{time.time_ns()}")}
         if args.full_metrics:
             update["metrics"] = tuple(args.full_metrics.split(","))
-        if args.full_embedding_sample:
+        if args.full_embedding_sample:  # also caps the MAUVE sample: both are encoding-bound
             update["embedding_sample"] = args.full_embedding_sample
+            update["mauve_max_docs"] = args.full_embedding_sample
         run = all_metrics(args.full_tokens, args.cache_dir, base.model_copy(update=update))
         results["all_metrics"][str(args.full_tokens)] = run
         _print_run(args.full_tokens, run)

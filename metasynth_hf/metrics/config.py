@@ -60,7 +60,7 @@ class MetricsConfig(BaseModel):
         True, description="also report the values the `diversity` package would print"
     )
     homogenization_sample: int = Field(
-        2000, ge=2, description="documents scored all-pairs; the whole corpus when smaller"
+        1000, ge=2, description="documents scored all-pairs; the whole corpus when smaller"
     )
     bootstrap_rounds: int = Field(200, ge=0, description="bootstrap resamples for sampled CIs")
     # embeddings

@@ -12,18 +12,20 @@ Definitions follow the `diversity` package (Shaib et al.), which the tests compa
 - self-repetition: per document, its unique n-grams of whitespace tokens; the score is the mean
   over documents of log(1 + occurrences of those n-grams in *other* documents).
 
-Speed comes from interning tokens to integers once and counting n-grams exactly: the id of an
-n-gram is the factorized pair (id of its (n-1)-gram prefix, id of its last token), which always
-fits in 64 bits, so there are no hash collisions. Memory is about 40 bytes per token at peak
-(two int64 token streams plus one factorize table); gzip runs in a worker thread meanwhile.
+Speed comes from interning each token to an integer once (a C-level dict pass) and counting
+n-grams exactly: an n-gram's key packs its token ids bitwise into an int64 while they fit, the
+(n-1)-gram keys being re-densified first when they would not, so there are no hash collisions;
+distinct keys are counted by sorting. Memory is about 40 bytes per token at peak (two int64
+token streams, a key array and its sorted copy); gzip runs in a worker thread meanwhile.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -47,7 +49,32 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 class _Vocab:
-    """Interns token strings to int ids, a chunk at a time (one dict lookup per distinct token)."""
+    """Interns tokens to ints: a token's id is the running index of its first occurrence.
+
+    `map(dict.setdefault, tokens, count())` runs without a Python-level loop; `dense()` then
+    renumbers ids 0..V-1 (fewer bits per token, so n-gram keys pack without re-densifying).
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self.bound = 0  # every id is < bound
+
+    def encode(self, tokens: list[str]) -> np.ndarray:
+        counter = itertools.count(self.bound)
+        ids = np.fromiter(map(self._ids.setdefault, tokens, counter), np.int64, len(tokens))
+        self.bound += len(tokens)
+        return ids
+
+    def dense(self, ids: np.ndarray) -> tuple[np.ndarray, int]:
+        """(ids renumbered 0..V-1, V)."""
+        first = np.fromiter(self._ids.values(), np.int64, len(self._ids))
+        table = np.zeros(max(self.bound, 1), dtype=np.int64)
+        table[first] = np.arange(len(first), dtype=np.int64)
+        return table[ids], len(first)
+
+
+class _SpaceSplitter:
+    """`text.split(" ")` as dense int ids, in Arrow's C++ (no Python string per token)."""
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
@@ -55,28 +82,48 @@ class _Vocab:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def encode(self, tokens: list[str]) -> np.ndarray:
-        if not tokens:
-            return np.zeros(0, dtype=np.int64)
-        import pandas as pd
+    def encode(self, text: str) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        codes, uniques = pd.factorize(np.asarray(tokens, dtype=object), sort=False)
+        pieces = pc.split_pattern(pa.array([text], type=pa.large_string()), pattern=" ")
+        encoded = pieces.flatten().dictionary_encode()
         table = self._ids
-        glob = np.fromiter(
-            (table.setdefault(u, len(table)) for u in uniques), dtype=np.int64, count=len(uniques)
+        words = encoded.dictionary.to_pylist()  # distinct within the chunk: few Python strings
+        local = np.fromiter((table.setdefault(w, len(table)) for w in words), np.int64, len(words))
+        return local[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _distinct(keys: np.ndarray) -> int:
+    """Number of distinct values (a sort beats hashing for int64 keys)."""
+    if len(keys) == 0:
+        return 0
+    ordered = np.sort(keys)
+    return int(1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
+def ngram_keys(ids: np.ndarray, max_n: int, bound: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(n, exact int64 key of the n-gram at each start position) for n = 1..max_n.
+
+    Keys pack token ids bitwise while they fit in 63 bits, then the (n-1)-gram keys are
+    re-densified (factorized) first, so equal keys always mean equal n-grams.
+    """
+    bits = max(int(bound - 1).bit_length(), 1)
+    if 2 * bits > 62:
+        raise CorpusError(
+            f"{bound} token ids exceed the 2^31 supported per corpus; split the corpus"
         )
-        return glob[codes]
-
-
-def ngram_codes(ids: np.ndarray, n: int, base: int) -> tuple[np.ndarray, int]:
-    """Exact ids of the n-grams starting at each position (len(ids) - n + 1 of them)."""
-    codes, count = _factorize(ids)
-    for k in range(2, n + 1):
-        if len(ids) - k + 1 <= 0:
-            return np.zeros(0, dtype=np.int64), 0
-        keys = codes[:-1] * np.int64(base) + ids[k - 1 :]
-        codes, count = _factorize(keys)
-    return codes, count
+    keys, key_bits = ids, bits
+    yield 1, keys
+    for n in range(2, max_n + 1):
+        if len(ids) - n + 1 <= 0:
+            return
+        if key_bits + bits > 63:
+            keys, count = _factorize(keys)
+            key_bits = max(int(count - 1).bit_length(), 1)
+        keys = (keys[:-1] << bits) | ids[n - 1 :]
+        key_bits += bits
+        yield n, keys
 
 
 class _GzipSizer:
@@ -127,6 +174,7 @@ class LexicalStats:
         self.max_n = max_n
         self.repetition_n = repetition_n
         self._vocab = _Vocab()
+        self._space = _SpaceSplitter()
         self._gzip = _GzipSizer(reference_compatible)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
         self._pending: list[Future] = []
@@ -143,7 +191,7 @@ class LexicalStats:
         self._pending.append(self._pool.submit(self._gzip.feed, chunk))
         if len(self._pending) > 2:  # bound the bytes waiting for the gzip thread
             self._pending.pop(0).result()
-        self._space_ids.append(self._vocab.encode(joined.split(" ")))
+        self._space_ids.append(self._space.encode(joined))
         words: list[str] = []
         lengths = np.empty(len(batch), dtype=np.int64)
         for i, doc in enumerate(batch):
@@ -173,45 +221,38 @@ class LexicalStats:
         space_ids = np.concatenate(self._space_ids)
         self._space_ids = []
         out["num_tokens"] = int(len(space_ids))
-        per_n = ngram_diversity_from_ids(space_ids, self.max_n, len(self._vocab))
+        per_n = ngram_diversity_from_ids(space_ids, self.max_n, max(len(self._space), 1))
         for n, value in per_n.items():
             out[f"ngram_diversity_{n}"] = value
         out["ngram_diversity"] = float(sum(per_n.values()))
         del space_ids
+        words, vocab_size = self._vocab.dense(np.concatenate(self._word_ids))
+        self._word_ids = []
         out["self_repetition"] = self_repetition_from_ids(
-            np.concatenate(self._word_ids),
-            np.concatenate(self._doc_lengths),
-            self.repetition_n,
-            len(self._vocab),
+            words, np.concatenate(self._doc_lengths), self.repetition_n, max(vocab_size, 1)
         )
         return out
 
 
-def ngram_diversity_from_ids(ids: np.ndarray, max_n: int, base: int) -> dict[int, float]:
+def ngram_diversity_from_ids(ids: np.ndarray, max_n: int, bound: int) -> dict[int, float]:
     """unique / all n-grams for n = 1..max_n over one token-id stream."""
     if len(ids) < max_n:
         raise CorpusError(
             f"n-gram diversity up to n={max_n} needs at least {max_n} tokens, got {len(ids)}"
         )
-    result = {}
-    codes, count = _factorize(ids)
-    result[1] = count / len(ids)
-    for n in range(2, max_n + 1):
-        keys = codes[:-1] * np.int64(base) + ids[n - 1 :]
-        codes, count = _factorize(keys)
-        result[n] = count / len(keys)
-    return result
+    return {n: _distinct(keys) / len(keys) for n, keys in ngram_keys(ids, max_n, bound)}
 
 
-def self_repetition_from_ids(ids: np.ndarray, lengths: np.ndarray, n: int, base: int) -> float:
+def self_repetition_from_ids(ids: np.ndarray, lengths: np.ndarray, n: int, bound: int) -> float:
     """Mean over documents of log(1 + occurrences of its unique n-grams in other documents)."""
     num_docs = len(lengths)
-    doc_of = np.repeat(np.arange(num_docs, dtype=np.int64), lengths)
     if len(ids) < n:
         return 0.0
-    codes, _ = ngram_codes(ids, n, base)
-    inside = doc_of[: len(codes)] == doc_of[n - 1 :]  # n-gram does not cross a document end
-    pairs = np.unique(codes[inside] * np.int64(num_docs) + doc_of[: len(codes)][inside])
+    *_, (_, keys) = ngram_keys(ids, n, bound)
+    doc_of = np.repeat(np.arange(num_docs, dtype=np.int64), lengths)
+    inside = doc_of[: len(keys)] == doc_of[n - 1 :]  # n-gram does not cross a document end
+    codes, _ = _factorize(keys[inside])
+    pairs = np.unique(codes * np.int64(num_docs) + doc_of[: len(keys)][inside])
     gram, doc = np.divmod(pairs, np.int64(num_docs))
     docs_per_gram = np.bincount(gram)
     others = np.bincount(doc, weights=docs_per_gram[gram] - 1, minlength=num_docs)
@@ -252,9 +293,9 @@ def compression_ratio_reference(texts: Texts) -> float:
 
 def ngram_diversity(texts: Texts, max_n: int = 4) -> dict[int, float]:
     """unique / all n-grams per n (space-split tokens of the joined corpus). Higher = more diverse."""
-    vocab = _Vocab()
-    ids = vocab.encode(" ".join(texts).split(" "))
-    return ngram_diversity_from_ids(ids, max_n, max(len(vocab), 1))
+    splitter = _SpaceSplitter()
+    ids = splitter.encode(" ".join(texts))
+    return ngram_diversity_from_ids(ids, max_n, max(len(splitter), 1))
 
 
 def ngram_diversity_score(texts: Texts, num_n: int = 4) -> float:
@@ -269,9 +310,9 @@ def self_repetition(texts: Texts, n: int = 4) -> float:
         raise CorpusError("self-repetition of an empty corpus; pass at least one document")
     vocab = _Vocab()
     pieces = [doc.split() for doc in texts]
-    ids = vocab.encode([w for p in pieces for w in p])
+    ids, vocab_size = vocab.dense(vocab.encode([w for p in pieces for w in p]))
     lengths = np.array([len(p) for p in pieces], dtype=np.int64)
-    return self_repetition_from_ids(ids, lengths, n, max(len(vocab), 1))
+    return self_repetition_from_ids(ids, lengths, n, max(vocab_size, 1))
 
 
 __all__ = [

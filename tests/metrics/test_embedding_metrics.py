@@ -33,12 +33,14 @@ def random_cases():
 
 
 @pytest.fixture(scope="module")
-def corpus_embeddings(varied, template, reference_docs, tiny_config):
+def corpus_embeddings(varied, template, reference_docs, unicode_docs, long_docs, tiny_config):
     config = tiny_config
     return {
         "varied": embed_corpus(varied, config),
         "template": embed_corpus(template, config),
         "reference": embed_corpus(reference_docs, config),
+        "unicode": embed_corpus(unicode_docs, config),  # includes an empty document
+        "long": embed_corpus(long_docs, config),  # truncated to the model's 256 word pieces
     }
 
 
