@@ -1,0 +1,84 @@
+"""`metasynth compare`: every method's corpus with the same model and size, scored side by side.
+
+    metasynth compare --config recipes/experiments/small.yaml             # -> docs/results.md
+    metasynth compare --config recipes/experiments/tgi.yaml --out runs/tgi --results runs/tgi.md
+    metasynth compare --config recipes/experiments/small.yaml --only cpt  # reuse the corpora
+
+Generates MetaSynth (keyword and document seeds), template, template + prior generations and
+template + real exemplars, computes every diversity metric for every corpus (MAUVE against the
+real reference), writes the plots and the markdown results, then (with a `cpt:` section) trains
+the tiny model on the MetaSynth and the template corpus at equal tokens and adds held-out
+perplexity. Rerunning resumes: finished documents and calls come from the output dir's caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from metasynth_hf.config_io import load_config, parse_override
+from metasynth_hf.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    add = parser.add_argument
+    add("--config", required=True, help="experiment YAML, e.g. recipes/experiments/small.yaml")
+    add("--out", help="output dir for corpora, caches and JSON (overrides output_dir)")
+    add("--results", help="markdown results file (overrides results)")
+    add("--num-docs", type=int, help="documents per method (overrides num_docs)")
+    add("--only", choices=("diversity", "cpt"), help="run one part (cpt reuses the corpora)")
+    add("--no-plots", action="store_true", help="skip the PNG figures")
+    add("--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="override any experiment field, e.g. --set run.target_words=80")  # fmt: skip
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as a user would type it (for the results file)."""
+    parts = ["metasynth compare", "--config", args.config]
+    for flag, value in (("--out", args.out), ("--results", args.results),
+                        ("--num-docs", args.num_docs), ("--only", args.only)):  # fmt: skip
+        if value is not None:
+            parts += [flag, str(value)]
+    parts += [f"--set {item}" for item in args.set]
+    return " ".join(parts + (["--no-plots"] if args.no_plots else []))
+
+
+def run(args: argparse.Namespace) -> int:
+    from metasynth_hf.experiments import cpt as cpt_runner
+    from metasynth_hf.experiments import results, runner
+    from metasynth_hf.experiments.config import ExperimentConfig
+    from metasynth_hf.experiments.reference import prepare_real_text
+
+    overrides = {"output_dir": args.out, "results": args.results, "num_docs": args.num_docs}
+    overrides.update(parse_override(item) for item in args.set)
+    config = load_config(ExperimentConfig, args.config, overrides)
+    if config.threads:  # generation, scoring and perplexity all run torch in this process
+        import torch
+
+        torch.set_num_threads(config.threads)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    real = prepare_real_text(config.reference, config.output_dir / "real", config.seed)
+    plots_dir = None if args.no_plots else config.results.parent / "results" / config.name
+    comparison_file = config.output_dir / "comparison.json"
+    if args.only == "cpt":
+        if not comparison_file.is_file():
+            raise ConfigError(f"{comparison_file} is missing: run without --only cpt first")
+        data = json.loads(comparison_file.read_text(encoding="utf-8"))
+    else:
+        data = runner.run_comparison(config, real, plots_dir)
+    cpt = None
+    if config.cpt is not None and args.only != "diversity":
+        texts = {label: runner.corpus_texts(config.corpus_dir(label)) for label in config.methods}
+        cpt = cpt_runner.run_cpt(config, texts, real)
+    elif (config.output_dir / "cpt.json").is_file() and args.only == "diversity":
+        cpt = json.loads((config.output_dir / "cpt.json").read_text(encoding="utf-8"))
+    text = results.render(data, command=command_line(args), results_path=config.results,
+                          plots_dir=plots_dir, cpt=cpt, scale_note=config.note)  # fmt: skip
+    results.write_results(config.results, text)
+    sys.stdout.write(results.summary_lines(data, cpt) + f"\nwrote {config.results}\n")
+    return 0

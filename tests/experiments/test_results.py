@@ -1,0 +1,99 @@
+"""The markdown results: rows = corpora, columns = metrics with arrows, the paper's table, CPT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from metasynth_hf.experiments.cpt import equal_token_corpora
+from metasynth_hf.experiments.results import PAPER_VALUES, observed_order, render
+
+
+def _report(values: dict, reference: bool = False) -> dict:
+    metrics = {m: {"value": v} for m, v in values.items()}
+    metrics["task2vec_diversity"]["ci95"] = [values["task2vec_diversity"] - 0.01, 0.5]
+    return {"metrics": metrics, "num_documents": 3, **({"is_reference": True} if reference else {})}
+
+
+def _data() -> dict:
+    reports = {
+        "metasynth_keyword": _report(
+            {"compression_ratio": 2.5, "ngram_diversity_1": 0.30, "task2vec_diversity": 0.20}
+        ),  # fmt: skip
+        "template": _report(
+            {"compression_ratio": 3.5, "ngram_diversity_1": 0.40, "task2vec_diversity": 0.10}
+        ),  # fmt: skip
+        "real_reference": _report(
+            {"compression_ratio": 2.0, "ngram_diversity_1": 0.5, "task2vec_diversity": 0.3},
+            reference=True,
+        ),  # fmt: skip
+    }
+    run = {"label": "template", "method": "template", "seeds_kind": "keyword", "documents": 3,
+           "empty_documents": 0, "tokens": 90, "tokenizer": "approx", "calls": 3,
+           "cache_hits": 0, "completion_tokens": 60, "wall_time_s": 6.0, "fallbacks": 0,
+           "statuses": {"final": 3}, "models": {"writer": "SmolLM2"}, "prompt_hash": "abc123",
+           "fingerprint": "f"}  # fmt: skip
+    return {
+        "experiment": {"name": "unit", "domain": "finance", "num_docs": 3, "seed": 0,
+                       "metrics": {"embedding_model": "minilm", "task2vec_probe": "smollm2",
+                                   "task2vec_num_batches": 2, "task2vec_batch_size": 2}},
+        "methods": [run], "reports": reports,
+        "real_text": {"description": "stdlib docs", "counts": {"reference": 6}},
+        "generation_wall_time_s": 6.0, "scoring_wall_time_s": 1.0,
+    }  # fmt: skip
+
+
+def test_table_rows_are_corpora_and_columns_carry_arrows(tmp_path: Path):
+    text = render(_data(), command="metasynth compare --config x.yaml",
+                  results_path=tmp_path / "results.md", scale_note="tiny")  # fmt: skip
+    header = next(line for line in text.splitlines() if line.startswith("| corpus | compression"))
+    assert "compression_ratio ↓" in header and "ngram_diversity_1 ↑" in header
+    assert "| real_reference (real) | 2.0000 |" in text
+    assert "| metasynth_keyword | 2.5000 | 0.3000 | 0.2000 [0.190, 0.500] |" in text
+    assert "`metasynth compare --config x.yaml`" in text and "`abc123`" in text
+    assert (
+        "> tiny" in text and "| template | template | keyword | 3 | 0 | 90 (approx) | 1.0 |" in text
+    )
+    for name, *_ in PAPER_VALUES:
+        assert f"| {name} |" in text
+    assert "## Tiny continual pre-training effect" not in text
+
+
+def test_observed_order_is_computed_per_direction():
+    order = observed_order(_data()["reports"])
+    assert "- compression_ratio ↓: metasynth_keyword > template" in order
+    assert "- ngram_diversity_1 ↑: template > metasynth_keyword" in order
+    text = render(_data(), command="c", results_path=Path("r.md"))
+    assert "task2vec_diversity: yes" in text and "ngram_diversity_1: no" in text
+
+
+def test_cpt_section_shows_change_against_base(tmp_path: Path):
+    ppl = lambda d, g: {"domain": {"perplexity": d}, "general": {"perplexity": g}}  # noqa: E731
+    cpt = {"base_model": "ckpt", "tokens_per_corpus": 500, "heldout": {"domain": 3},
+           "runs": {"base": {"perplexity": ppl(20.0, 10.0)},
+                    "metasynth_keyword": {"documents": 3, "train_loss": 2.5, "train_seconds": 9.0,
+                                          "command": "python -m metasynth_hf.train a",
+                                          "perplexity": ppl(18.0, 11.0)}}}  # fmt: skip
+    text = render(_data(), command="c", results_path=tmp_path / "r.md", cpt=cpt)
+    assert (
+        "| trained on metasynth_keyword | 3 | 2.5000 | 9.0000 | 18.00 (-10.0%) | 11.00 (+10.0%) |"
+        in text
+    )
+    assert "**500 tokens**" in text and "`python -m metasynth_hf.train a`" in text
+
+
+class _WordTokenizer:
+    """Whitespace 'tokenizer' with the two calls equal_token_corpora makes."""
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": text.split()}
+
+    def decode(self, ids):
+        return " ".join(ids)
+
+
+def test_equal_token_corpora_cut_the_longer_corpus():
+    corpora = {"a": ["w " * 5, "w " * 5, "w " * 5], "b": ["x " * 4, "y " * 8]}
+    cut, budget = equal_token_corpora(corpora, _WordTokenizer())
+    assert budget == 12
+    assert [len(t.split()) for t in cut["a"]] == [5, 5, 2]
+    assert [len(t.split()) for t in cut["b"]] == [4, 8]
