@@ -15,7 +15,7 @@ setup-demo:
 # Main job on the embedded default: a small MetaSynth corpus and its diversity statistics.
 demo: setup-demo
 	HF_HUB_OFFLINE=1 $(VENV)/bin/metasynth generate --domain $(DOMAIN) --method metasynth \
-		--num-docs $(DOCS) --out corpus/$(DOMAIN) --stats
+		--num-docs $(DOCS) --target-words 120 --set expert_sampling.max_tokens=200 --out corpus/$(DOMAIN) --stats
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rs --durations=15

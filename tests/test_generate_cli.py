@@ -112,6 +112,12 @@ def test_real_server_run_resume_and_extend(llama_server, tmp_path):
     # more documents: the first two are kept, one is added
     more = json.loads(cli(*base, "--num-docs", "3", "--lanes", "2").stdout)
     assert (more["resumed"], more["generated"]) == (2, 1)
+    # the run is also plain parquet, and its config is kept for `metasynth push`'s card
+    import datasets
+
+    parquet = datasets.load_dataset("parquet", data_files=more["parquet"], split="train")
+    assert parquet["id"] == [f"finance-template-s0-{i:07d}" for i in range(3)]
+    assert "method: template" in (out / "metasynth_run.yaml").read_text()
     # a different seed into the same folder is refused, naming the setting
     refused = cli(*base, "--num-docs", "3", "--seed", "1", check=False)
     assert refused.returncode == 1 and "seed" in refused.stderr

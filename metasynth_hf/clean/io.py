@@ -22,32 +22,19 @@ from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-BUILDER_BY_SUFFIX = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
 REMOVED_FILE = "removed.parquet"
 REPORT_FILE = "clean_report.json"
 DATA_DIR = "data"
 
 
 def corpus_files(path: Path) -> tuple[str, list[str]]:
-    """(datasets builder, files) of a local corpus file or directory.
+    """(datasets builder, files) of a local corpus file or directory (see corpus_files)."""
+    from metasynth_hf.corpus_files import local_corpus_files
 
-    A directory is read in one format: parquet if it has any, else .jsonl, else .json (so
-    metadata such as clean_report.json or diversity.json beside parquet shards is not data);
-    an earlier clean's removed.parquet is never read back in.
-    """
-    if path.is_file():
-        if path.suffix not in BUILDER_BY_SUFFIX:
-            raise ConfigError(f"{path}: expected a .parquet, .jsonl or .json file")
-        return BUILDER_BY_SUFFIX[path.suffix], [str(path)]
-    found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for suffix in (".parquet", ".jsonl", ".json"):
-        files = [p for p in found if p.suffix == suffix and p.name != REMOVED_FILE]
-        if files:
-            ignored = [p.name for p in found if p not in files]
-            if ignored:
-                logger.info("reading %d %s file(s); ignoring %s", len(files), suffix, ignored[:10])
-            return BUILDER_BY_SUFFIX[suffix], [str(p) for p in files]
-    raise ConfigError(f"{path}: no .parquet, .jsonl or .json corpus files found there")
+    builder, files = local_corpus_files(path)
+    if builder == "arrow":
+        raise ConfigError(f"{path}: .arrow files are not supported here; pass parquet or jsonl")
+    return builder, files
 
 
 def load_corpus(source: str, *, split: str = "train", hub_config: str | None = None) -> Any:

@@ -124,10 +124,28 @@ def run(args: argparse.Namespace) -> int:
     result = {k: summary.to_dict()[k] for k in (
         "output_file", "documents", "generated", "resumed", "tokens", "calls", "cache_hits",
         "fallbacks", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
+    result["parquet"] = _export(config)
     print(json.dumps(result, indent=2))
     if args.stats:
         return _stats(config)
     return 0
+
+
+def _export(config: RunConfig) -> str | None:
+    """Write OUT/metasynth_run.yaml and, once every shard is here, OUT/data/*.parquet."""
+    import yaml
+
+    from metasynth_hf.shards import merged_records, shard_files, write_parquet
+
+    out = config.output_dir
+    dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})
+    (out / "metasynth_run.yaml").write_text(yaml.safe_dump(dump, sort_keys=False))
+    if len(shard_files(out)) < config.num_shards:
+        logger.info("%s holds %d of %d shards: merge them with `metasynth merge`",
+                    out, len(shard_files(out)), config.num_shards)  # fmt: skip
+        return None
+    paths = write_parquet(merged_records([out]), out)
+    return str(paths[0].parent / "*.parquet")
 
 
 def _stats(config: RunConfig) -> int:

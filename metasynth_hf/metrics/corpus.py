@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 #: A corpus: a sequence of documents, or a datasets.Dataset (its `text` column is read).
 Texts = Any
 
-DATA_SUFFIXES = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".arrow": "arrow"}
 
 
 def _is_dataset(texts: Texts) -> bool:
@@ -75,18 +74,13 @@ def fingerprint(texts: Texts, batch_size: int = 2000) -> str:
 
 
 def _data_files(path: Path) -> tuple[str, list[str]]:
-    if path.is_file():
-        files = [path]
-    else:
-        files = sorted(p for p in path.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file())
-    kinds = {DATA_SUFFIXES.get(p.suffix) for p in files}
-    if not files or None in kinds:
-        raise CorpusError(
-            f"{path}: no .parquet, .jsonl or .arrow files found; pass a folder or file holding them"
-        )
-    if len(kinds) > 1:
-        raise CorpusError(f"{path}: mixes {sorted(kinds)} files; keep one format per corpus")
-    return kinds.pop(), [str(p) for p in files]
+    from metasynth_hf.corpus_files import local_corpus_files
+    from metasynth_hf.errors import ConfigError
+
+    try:
+        return local_corpus_files(path)
+    except ConfigError as exc:
+        raise CorpusError(str(exc)) from exc
 
 
 def load_corpus(spec: str, *, column: str = "text", split: str = "train"):
