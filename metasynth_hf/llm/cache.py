@@ -13,7 +13,6 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from metasynth_hf.errors import CacheError
@@ -97,8 +96,15 @@ class ResponseCache:
         return reply
 
     def put(self, key: str, reply: Reply) -> None:
-        data = asdict(reply)
-        data["cached"] = False
+        usage = reply.usage
+        data = {
+            "text": reply.text,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+            "model": reply.model,
+            "latency_s": reply.latency_s,
+            "endpoint": reply.endpoint,
+            "finish_reason": reply.finish_reason,
+        }  # by hand: dataclasses.asdict deep-copies and costs more than the insert
         blob = json.dumps(data, ensure_ascii=False)
         with self._lock, self._db:
             self._db.execute(
