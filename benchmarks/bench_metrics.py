@@ -255,6 +255,7 @@ def main() -> None:
         "--skip-small-run", action="store_true", help="no all-metrics run at --tokens"
     )
     parser.add_argument("--skip-comparison", action="store_true", help="no per-metric ratios")
+    parser.add_argument("--embedding-cache", type=Path, help="reuse this embedding cache")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -264,7 +265,8 @@ def main() -> None:
     from metasynth_hf.metrics.embeddings import cpu_threads
 
     results: dict = {"comparison": [], "all_metrics": {}}
-    emb_dir = args.cache_dir / f"embeddings_{time.time_ns()}"  # cold for the first run
+    # cold for the first run, unless an earlier run's cache is named
+    emb_dir = args.embedding_cache or args.cache_dir / f"embeddings_{time.time_ns()}"
     base = MetricsConfig(cache_dir=str(emb_dir), cpu_threads=args.threads)
     if not args.skip_small_run:
         run = all_metrics(args.tokens, args.cache_dir, base)
