@@ -240,6 +240,12 @@ def summary_lines(data: dict, cpt: dict | None) -> str:
     return "\n".join(out)
 
 
+def card_section(results_text: str) -> str:
+    """The results file as a section of a dataset card: every heading one level down."""
+    lines = results_text.splitlines()
+    return "\n".join("#" + ln if ln.startswith("#") else ln for ln in lines) + "\n"
+
+
 def write_results(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

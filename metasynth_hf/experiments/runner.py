@@ -204,6 +204,12 @@ def run_comparison(
         "generation_wall_time_s": round(generated, 1),
         "scoring_wall_time_s": round(time.monotonic() - started - generated, 1),
     }  # fmt: skip
-    path = config.output_dir / "comparison.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = config.output_dir
+    (out / "comparison.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    # The shape `metasynth stats` writes, which the dataset card reads (card.load_reports).
+    (out / "diversity.json").write_text(
+        json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return result

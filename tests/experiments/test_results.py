@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metasynth_hf.experiments.cpt import equal_token_corpora
-from metasynth_hf.experiments.results import PAPER_VALUES, observed_order, render
+from metasynth_hf.experiments.results import PAPER_VALUES, card_section, observed_order, render
 
 
 def _report(values: dict, reference: bool = False) -> dict:
@@ -97,3 +97,9 @@ def test_equal_token_corpora_cut_the_longer_corpus():
     assert budget == 12
     assert [len(t.split()) for t in cut["a"]] == [5, 5, 2]
     assert [len(t.split()) for t in cut["b"]] == [4, 8]
+
+
+def test_card_section_nests_under_the_card_headings(tmp_path: Path):
+    section = card_section(render(_data(), command="c", results_path=tmp_path / "r.md"))
+    assert section.startswith("## Results: MetaSynth vs template baselines (unit)")
+    assert "\n### Diversity (measured)\n" in section
