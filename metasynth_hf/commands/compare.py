@@ -3,6 +3,7 @@
     metasynth compare --config recipes/experiments/small.yaml             # -> docs/results.md
     metasynth compare --config recipes/experiments/tgi.yaml --out runs/tgi --results runs/tgi.md
     metasynth compare --config recipes/experiments/small.yaml --only cpt  # reuse the corpora
+    metasynth compare --config recipes/experiments/small.yaml --only report  # rewrite the .md
 
 Generates MetaSynth (keyword and document seeds), template, template + prior generations and
 template + real exemplars, computes every diversity metric for every corpus (MAUVE against the
@@ -31,17 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", help="output dir for corpora, caches and JSON (overrides output_dir)")
     add("--results", help="markdown results file (overrides results)")
     add("--num-docs", type=int, help="documents per method (overrides num_docs)")
-    add("--only", choices=("diversity", "cpt"), help="run one part (cpt reuses the corpora)")
+    add("--only", choices=("diversity", "cpt", "report"),
+        help="run one part: cpt reuses the corpora, report rewrites the markdown from the JSON")  # fmt: skip
     add("--no-plots", action="store_true", help="skip the PNG figures")
     add("--set", action="append", default=[], metavar="FIELD=VALUE",
         help="override any experiment field, e.g. --set run.target_words=80")  # fmt: skip
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The command as a user would type it (for the results file)."""
+    """The command that measured the results (`--only report` measures nothing: left out)."""
     parts = ["metasynth compare", "--config", args.config]
     for flag, value in (("--out", args.out), ("--results", args.results),
-                        ("--num-docs", args.num_docs), ("--only", args.only)):  # fmt: skip
+                        ("--num-docs", args.num_docs),
+                        ("--only", None if args.only == "report" else args.only)):  # fmt: skip
         if value is not None:
             parts += [flag, str(value)]
     parts += [f"--set {item}" for item in args.set]
@@ -65,19 +68,23 @@ def run(args: argparse.Namespace) -> int:
     real = prepare_real_text(config.reference, config.output_dir / "real", config.seed)
     plots_dir = None if args.no_plots else config.results.parent / "results" / config.name
     comparison_file = config.output_dir / "comparison.json"
-    if args.only == "cpt":
+    if args.only in ("cpt", "report"):
         if not comparison_file.is_file():
-            raise ConfigError(f"{comparison_file} is missing: run without --only cpt first")
+            raise ConfigError(f"{comparison_file} is missing: run without --only first")
         data = json.loads(comparison_file.read_text(encoding="utf-8"))
     else:
         data = runner.run_comparison(config, real, plots_dir)
+        data["command"] = command_line(args)
+        comparison_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     cpt = None
-    if config.cpt is not None and args.only != "diversity":
+    cpt_file = config.output_dir / "cpt.json"
+    if config.cpt is not None and args.only in (None, "cpt"):
         texts = {label: runner.corpus_texts(config.corpus_dir(label)) for label in config.methods}
         cpt = cpt_runner.run_cpt(config, texts, real)
-    elif (config.output_dir / "cpt.json").is_file() and args.only == "diversity":
-        cpt = json.loads((config.output_dir / "cpt.json").read_text(encoding="utf-8"))
-    text = results.render(data, command=command_line(args), results_path=config.results,
+    elif cpt_file.is_file():  # keep the CPT part of an earlier run in the markdown
+        cpt = json.loads(cpt_file.read_text(encoding="utf-8"))
+    command = data.get("command") or command_line(args)
+    text = results.render(data, command=command, results_path=config.results,
                           plots_dir=plots_dir, cpt=cpt, scale_note=config.note)  # fmt: skip
     results.write_results(config.results, text)
     sys.stdout.write(results.summary_lines(data, cpt) + f"\nwrote {config.results}\n")

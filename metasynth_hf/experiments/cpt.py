@@ -119,7 +119,8 @@ def run_cpt(
     if missing:
         raise ConfigError(f"cpt.corpora {missing} were not generated; add them to `methods`")
     recipe = read_yaml(cpt.recipe)
-    base = trainable_checkpoint(str(recipe.get("model_name_or_path", "smollm2")))
+    reference = str(recipe.get("model_name_or_path", "smollm2"))
+    base = trainable_checkpoint(reference)
     tokenizer = AutoTokenizer.from_pretrained(base)
     cut, budget = equal_token_corpora({c: corpora[c] for c in cpt.corpora}, tokenizer)
     root = config.output_dir / "cpt"
@@ -128,7 +129,9 @@ def run_cpt(
         "general": [r["text"] for r in real.general],
     }
     threads = config.threads
-    result: dict[str, Any] = {"base_model": base, "tokens_per_corpus": budget, "runs": {}}
+    result: dict[str, Any] = {
+        "base_reference": reference, "base_model": base, "tokens_per_corpus": budget, "runs": {},
+    }  # fmt: skip
     result["runs"]["base"] = {"perplexity": _perplexities(base, sets, cpt.eval_max_length, threads)}
     for name, texts in cut.items():
         data = _write_jsonl(texts, root / "data" / f"{name}.jsonl")

@@ -136,14 +136,17 @@ def _paper() -> list[str]:
 
 
 def observed_order(reports: dict) -> list[str]:
-    """Per metric, synthetic corpora from most to least diverse (computed from the reports)."""
+    """Per metric, synthetic corpora from most to least diverse; `=` joins equal values."""
     lines = []
     synthetic = {n: r for n, r in reports.items() if not r.get("is_reference")}
     for m in _metric_names(synthetic):
-        scored = [(r["metrics"][m]["value"], n) for n, r in synthetic.items()
+        scored = [(round(r["metrics"][m]["value"], 4), n) for n, r in synthetic.items()
                   if r["metrics"].get(m, {}).get("value") is not None]  # fmt: skip
-        scored.sort(reverse=METRICS[m][0] == "higher")
-        lines.append(f"- {m} {_arrow(m)}: " + " > ".join(n for _, n in scored))
+        scored.sort(key=lambda item: item[0], reverse=METRICS[m][0] == "higher")
+        text = scored[0][1] if scored else ""
+        for (before, _), (value, name) in zip(scored, scored[1:], strict=False):
+            text += (" = " if value == before else " > ") + name
+        lines.append(f"- {m} {_arrow(m)}: {text}")
     return lines
 
 
@@ -193,7 +196,7 @@ def _cpt(cpt: dict) -> list[str]:
     held = cpt.get("heldout", {})
     return [
         "## Tiny continual pre-training effect", "",
-        f"Base `{cpt['base_model']}`; each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
+        f"Base `{cpt.get('base_reference', '')}` (`{cpt['base_model']}`); each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
         f"(the model's tokenizer). Held-out real text: {held}. Perplexity is token-weighted; "
         "the change against the base model is in brackets.", "",
         *_table(header, rows), "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from metasynth_hf.experiments.cpt import equal_token_corpora
@@ -103,3 +104,21 @@ def test_card_section_nests_under_the_card_headings(tmp_path: Path):
     section = card_section(render(_data(), command="c", results_path=tmp_path / "r.md"))
     assert section.startswith("## Results: MetaSynth vs template baselines (unit)")
     assert "\n### Diversity (measured)\n" in section
+
+
+def test_equal_values_are_not_ranked():
+    data = _data()
+    data["reports"]["template"]["metrics"]["compression_ratio"]["value"] = 2.5
+    assert "- compression_ratio ↓: metasynth_keyword = template" in observed_order(data["reports"])
+
+
+def test_only_report_rewrites_the_markdown_from_the_json(tmp_path: Path):
+    from metasynth_hf.cli import main
+
+    data = {**_data(), "command": "metasynth compare --config recipes/experiments/smoke.yaml"}
+    (tmp_path / "comparison.json").write_text(json.dumps(data))
+    rc = main(["compare", "--config", "recipes/experiments/smoke.yaml", "--out", str(tmp_path),
+               "--results", str(tmp_path / "r.md"), "--only", "report", "--no-plots"])  # fmt: skip
+    text = (tmp_path / "r.md").read_text()
+    assert rc == 0 and "`metasynth compare --config recipes/experiments/smoke.yaml`" in text
+    assert "--only report" not in text and "| metasynth_keyword | 2.5000 |" in text
