@@ -61,7 +61,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--threads", type=int, help="torch threads (1 is faster on a busy machine)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     model = LocalChatModel(args.model, max_batch_size=args.requests)
     model.load()
     params = SamplingParams(max_tokens=args.max_tokens, temperature=0)
