@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 Texts = Any
 
 
-
 def _is_dataset(texts: Texts) -> bool:
     return hasattr(texts, "column_names") and hasattr(texts, "iter")
 

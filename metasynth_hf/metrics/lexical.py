@@ -15,8 +15,9 @@ Definitions follow the `diversity` package (Shaib et al.), which the tests compa
 Speed comes from interning each token to an integer once (a C-level dict pass) and counting
 n-grams exactly: an n-gram's key packs its token ids bitwise into an int64 while they fit, the
 (n-1)-gram keys being re-densified first when they would not, so there are no hash collisions;
-distinct keys are counted by sorting. Memory is about 40 bytes per token at peak (two int64
-token streams, a key array and its sorted copy); gzip runs in a worker thread meanwhile.
+distinct keys are counted by sorting. Memory grows with the token count, ~75 bytes per token at
+peak (measured: +1.9 GB at 25M tokens; two int64 token streams, document ids, keys and their
+sorted copies); gzip runs in a worker thread meanwhile.
 """
 
 from __future__ import annotations
