@@ -31,7 +31,9 @@ LIMITS = """\
 - **Corpus size.** A handful of documents per method: lexical ratios (compression ratio, n-gram
   diversity) depend strongly on corpus length, Vendi is bounded by the number of documents,
   MAUVE is computed from very few points, and Task2Vec batches overlap heavily. Differences of
-  a few percent between corpora are within noise at this size.
+  a few percent between corpora are within noise at this size. Corpora also differ in tokens
+  (see Generation cost), which moves the lexical ratios by itself, and the real reference has
+  more documents than each synthetic corpus (its Vendi score is not comparable).
 - **Real text.** There is no Hub access here: the real text is English prose shipped on this
   machine (see Setup), not the paper's finance/biomedicine Common Crawl.
 - **Prompts were not tuned** against these metrics; they are the shipped prompt set
