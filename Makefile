@@ -18,7 +18,7 @@ demo: setup-demo
 		--num-docs $(DOCS) --target-words 120 --set expert_sampling.max_tokens=200 --out corpus/$(DOMAIN) --stats
 
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rs --durations=15
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rfEs --durations=15
 
 lint:
 	$(VENV)/bin/ruff check metasynth_hf tests benchmarks builders recipes
