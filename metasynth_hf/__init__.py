@@ -27,6 +27,7 @@ def __getattr__(name: str):
         return load_dataset
     raise AttributeError(f"module 'metasynth_hf' has no attribute {name!r}")
 
+
 __all__ = [
     "CacheError",
     "ConfigError",

@@ -20,7 +20,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "metasynth_hf.commands.generate",
         "generate a synthetic corpus (MetaSynth or a baseline)",
     ),
-    "merge": ("metasynth_hf.commands.merge", "merge the shards of one run into parquet (one dataset)"),
+    "merge": (
+        "metasynth_hf.commands.merge",
+        "merge the shards of one run into parquet (one dataset)",
+    ),
     "stats": (
         "metasynth_hf.metrics.command",
         "diversity statistics of corpora, as a table, JSON and plots",

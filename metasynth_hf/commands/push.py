@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", help="output dir of `metasynth generate`")
     parser.add_argument("--repo-id", required=True, help="Hub dataset repo, user/name")
     parser.add_argument("--private", action="store_true", help="create the repo private")
-    parser.add_argument("--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)")
+    parser.add_argument(
+        "--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)"
+    )
     parser.add_argument("--staging-dir", help="where to stage the upload (default: DIR/hub)")
     parser.add_argument("--dry-run", action="store_true", help="stage only; upload nothing")
 
@@ -28,9 +30,20 @@ def run(args: argparse.Namespace) -> int:
     from metasynth_hf.hub import check_repo_id, push, stage
 
     if args.dry_run:
-        folder = stage(args.dir, args.staging_dir, repo_id=check_repo_id(args.repo_id), stats_dir=args.stats_dir)
+        folder = stage(
+            args.dir,
+            args.staging_dir,
+            repo_id=check_repo_id(args.repo_id),
+            stats_dir=args.stats_dir,
+        )
         print(f"staged {folder} (dry run: nothing uploaded)")
         return 0
-    url = push(args.dir, args.repo_id, private=args.private, staging=args.staging_dir, stats_dir=args.stats_dir)
+    url = push(
+        args.dir,
+        args.repo_id,
+        private=args.private,
+        staging=args.staging_dir,
+        stats_dir=args.stats_dir,
+    )
     print(f"pushed {url}")
     return 0

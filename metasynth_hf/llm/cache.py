@@ -99,7 +99,10 @@ class ResponseCache:
         usage = reply.usage
         data = {
             "text": reply.text,
-            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+            },
             "model": reply.model,
             "latency_s": reply.latency_s,
             "endpoint": reply.endpoint,
