@@ -95,9 +95,10 @@ def build_card(
     plots: list[str] = (),
     cleaning: Mapping[str, int] | None = None,
     repo_id: str | None = None,
+    comparison: str = "",
 ) -> DatasetCard:
     """Render the card; `facts` come from `metasynth_hf.hub.gather_facts`, `counts` are the
-    documents' token counts."""
+    documents' token counts, `comparison` a `metasynth compare` results section (markdown)."""
     domain, method = facts["domain"], facts["method"]
     headline = _headline_metrics(reports or {}, main_corpus)
     card_data = DatasetCardData(
@@ -148,6 +149,7 @@ def build_card(
         cleaning=dict(cleaning or {}),
         diversity_table=diversity_markdown(reports) if reports else "",
         plots=list(plots),
+        comparison=comparison.strip(),
         citation=CITATION,
         reproduce=facts.get("reproduce", "metasynth generate --config metasynth_run.yaml"),
     )

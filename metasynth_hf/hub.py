@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -32,6 +33,7 @@ UPLOAD_PATTERNS = [
     "data/*.parquet",
     "diversity.json",
     "plots/*.png",
+    "results/*.png",
     RUN_CONFIG_FILE,
     "clean_report.json",
 ]
@@ -100,6 +102,38 @@ def _find_stats(out_dir: Path, stats_dir: Path | None) -> Path | None:
     return None
 
 
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def comparison_section(results: Path, staging: Path) -> str:
+    """A `metasynth compare` results file as a card section; its plots go to staging/results/.
+
+    Image links are resolved against the results file and rewritten to the staged copies, so
+    the card shows them on the Hub; an image that is not there is named in the error.
+    """
+    from metasynth_hf.experiments.results import card_section
+
+    if not results.is_file():
+        raise ConfigError(f"--results {results} does not exist; run `metasynth compare` first")
+    text = results.read_text(encoding="utf-8")
+
+    def stage_image(match: re.Match) -> str:
+        title, link = match.groups()
+        if re.match(r"^[a-z]+://", link):
+            return match.group(0)
+        source = (results.parent / link).resolve()
+        if not source.is_file():
+            raise ConfigError(
+                f"--results {results} shows {link}, which is missing; rerun `metasynth compare` "
+                "with plots or pass a results file whose images exist"
+            )
+        (staging / "results").mkdir(exist_ok=True)
+        shutil.copy2(source, staging / "results" / source.name)
+        return f"![{title}](results/{source.name})"
+
+    return card_section(_IMAGE.sub(stage_image, text))
+
+
 def _writable(folder: Path) -> None:
     target = folder if folder.exists() else folder.parent
     if not os.access(target, os.W_OK):
@@ -109,8 +143,11 @@ def _writable(folder: Path) -> None:
 
 
 def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: str | None = None,
-          stats_dir: str | Path | None = None) -> Path:  # fmt: skip
-    """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots."""
+          stats_dir: str | Path | None = None, results: str | Path | None = None) -> Path:  # fmt: skip
+    """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots.
+
+    `results` (a `metasynth compare` markdown file) adds the comparison to the card.
+    """
     out_dir = Path(out_dir)
     staging = Path(staging) if staging else out_dir / "hub"
     records = merged_records([out_dir])  # refuses mixed runs before anything is written
@@ -137,8 +174,10 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
             cleaning = json.loads((out_dir / "clean_report.json").read_text()).get(
                 "removed_by_rule", {}
             )
+        comparison = comparison_section(Path(results), staging) if results else ""
         card = build_card(gather_facts(out_dir), [r.num_tokens for r in records], reports=reports,
-                          plots=plots, cleaning=cleaning, repo_id=repo_id)  # fmt: skip
+                          plots=plots, cleaning=cleaning, repo_id=repo_id,
+                          comparison=comparison)  # fmt: skip
         card.save(str(staging / "README.md"))
     except OSError as exc:
         hint = (
@@ -151,11 +190,12 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
 
 
 def push(out_dir: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
-         staging: str | Path | None = None, stats_dir: str | Path | None = None) -> str:  # fmt: skip
+         staging: str | Path | None = None, stats_dir: str | Path | None = None,
+         results: str | Path | None = None) -> str:  # fmt: skip
     """Stage, then upload data first and the card last. Returns the dataset URL."""
     check_repo_id(repo_id)
     token = require_token(token)
-    folder = stage(out_dir, staging, repo_id=repo_id, stats_dir=stats_dir)
+    folder = stage(out_dir, staging, repo_id=repo_id, stats_dir=stats_dir, results=results)
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)

@@ -7,6 +7,8 @@ Data (parquet under data/), diversity.json, plots and the run config go first, t
 Examples:
   metasynth push corpus/finance --repo-id you/finance-metasynth --private
   metasynth push corpus/finance --repo-id you/finance-metasynth --dry-run
+  metasynth push experiments/small/corpora/metasynth_keyword --repo-id you/py-docs \
+      --stats-dir experiments/small --results docs/results.md     # with the comparison
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)"
     )
+    parser.add_argument(
+        "--results", help="a `metasynth compare` results file to add to the card, with its plots"
+    )
     parser.add_argument("--staging-dir", help="where to stage the upload (default: DIR/hub)")
     parser.add_argument("--dry-run", action="store_true", help="stage only; upload nothing")
 
@@ -35,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             args.staging_dir,
             repo_id=check_repo_id(args.repo_id),
             stats_dir=args.stats_dir,
+            results=args.results,
         )
         print(f"staged {folder} (dry run: nothing uploaded)")
         return 0
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         private=args.private,
         staging=args.staging_dir,
         stats_dir=args.stats_dir,
+        results=args.results,
     )
     print(f"pushed {url}")
     return 0

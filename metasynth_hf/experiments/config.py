@@ -94,6 +94,11 @@ class ExperimentConfig(_Strict):
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     cpt: CptConfig | None = None
+    parallel_methods: bool = Field(
+        True,
+        description="generate all methods at once on shared backends (the embedded model batches "
+        "their requests together); per-method wall times then overlap",
+    )
     threads: int | None = Field(
         None, ge=1, description="torch/BLAS threads for scoring and CPT (1 on a busy shared CPU)"
     )

@@ -82,7 +82,9 @@ def _setup(data: dict, command: str) -> list[str]:
         f"- embeddings: `{metrics['embedding_model']}`; Task2Vec probe `{metrics['task2vec_probe']}`"
         f" ({metrics['task2vec_num_batches']} batches of {metrics['task2vec_batch_size']})",
         f"- wall time: generation {data['generation_wall_time_s']} s, "
-        f"scoring {data['scoring_wall_time_s']} s", "",
+        f"scoring {data['scoring_wall_time_s']} s"
+        + ("; the methods were generated concurrently on one shared model, so their wall "
+           "times below overlap" if exp.get("parallel_methods") else ""), "",
     ]  # fmt: skip
 
 

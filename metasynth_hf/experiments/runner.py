@@ -141,22 +141,29 @@ async def _run_method(
 async def generate_all(
     config: ExperimentConfig, real: RealText, model: ChatModel | None = None
 ) -> list[MethodRun]:
-    """Every method of the experiment, one after another, on shared backends.
+    """Every method of the experiment on shared backends, concurrently unless configured not to.
 
+    Concurrent methods share one embedded model (their requests are batched together, which is
+    where a CPU gets its throughput) or one endpoint pool (one concurrency limit per server).
     `model` answers every role instead of the configured backends (a loaded model, a fake).
     """
     backends: dict[ModelConfig, ChatModel] = {}
-    runs = []
+    configs = [(label, config.run_config(label, real.files.get("seeds"))) for label in config.methods]
     try:
-        for label in config.methods:
-            run_config = config.run_config(label, real.files.get("seeds"))
+        if config.parallel_methods:
+            logger.info("generating %s at once: %d documents each", list(config.methods),
+                        config.num_docs)  # fmt: skip
+            jobs = [_run_method(label, rc, backends, model) for label, rc in configs]
+            return list(await asyncio.gather(*jobs))
+        runs = []
+        for label, run_config in configs:
             logger.info("generating %s: %d documents", label, config.num_docs)
             runs.append(await _run_method(label, run_config, backends, model))
             logger.info("%s done in %.0f s", label, runs[-1].wall_time_s)
+        return runs
     finally:
         for backend in backends.values():
             await backend.aclose()
-    return runs
 
 
 def score(

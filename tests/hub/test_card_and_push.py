@@ -113,3 +113,45 @@ def test_mixed_runs_and_unwritable_staging_are_refused(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot write the staging folder"):
         stage(ok, blocker / "staging")
+
+
+def test_stage_adds_a_compare_results_file_with_its_plots(tmp_path):
+    run = make_run_dir(tmp_path / "run")
+    docs = tmp_path / "docs"
+    (docs / "results" / "small").mkdir(parents=True)
+    (docs / "results" / "small" / "diversity_panels.png").write_bytes(b"\x89PNG fake")
+    results = docs / "results.md"
+    results.write_text(
+        "# Results: MetaSynth vs template baselines (small)\n\n## Setup\n\n- command: `c`\n\n"
+        "## Plots\n\n![every metric](results/small/diversity_panels.png)\n"
+    )
+    folder = stage(run, tmp_path / "staged", repo_id="someone/finance", results=results)
+    card = DatasetCard.load(folder / "README.md")
+    assert "\n## Results: MetaSynth vs template baselines (small)\n" in card.text
+    assert "\n### Setup\n" in card.text and "\n### Plots\n" in card.text
+    assert "![every metric](results/diversity_panels.png)" in card.text
+    assert (folder / "results" / "diversity_panels.png").read_bytes() == b"\x89PNG fake"
+    assert card.text.index("## Results") < card.text.index("## Intended use")
+
+
+def test_push_dry_run_cli_takes_a_results_file(tmp_path, capsys):
+    from metasynth_hf.cli import main
+
+    run = make_run_dir(tmp_path / "run")
+    results = tmp_path / "results.md"
+    results.write_text("# Results: MetaSynth vs template baselines (x)\n\n## Setup\n")
+    argv = ["push", str(run), "--repo-id", "someone/x", "--dry-run", "--results", str(results),
+            "--staging-dir", str(tmp_path / "staged")]  # fmt: skip
+    assert main(argv) == 0
+    assert "### Setup" in (tmp_path / "staged" / "README.md").read_text()
+    assert "nothing uploaded" in capsys.readouterr().out
+
+
+def test_a_results_file_with_a_missing_plot_is_refused_by_name(tmp_path):
+    run = make_run_dir(tmp_path / "run")
+    results = tmp_path / "results.md"
+    results.write_text("# Results\n\n![every metric](results/gone.png)\n")
+    with pytest.raises(ConfigError, match="results/gone.png"):
+        stage(run, tmp_path / "staged", results=results)
+    with pytest.raises(ConfigError, match="does not exist"):
+        stage(run, tmp_path / "staged2", results=tmp_path / "nope.md")
