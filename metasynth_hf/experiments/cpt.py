@@ -112,6 +112,7 @@ def run_cpt(
 
     from metasynth_hf.training.convert import trainable_checkpoint
 
+    started = time.monotonic()
     cpt = config.cpt
     if cpt is None:
         raise ConfigError("this experiment has no `cpt:` section; add one to run the CPT effect")
@@ -146,5 +147,6 @@ def run_cpt(
             "train_loss": summary.get("train_loss"), "command": " ".join(cmd), "perplexity": ppl,
         }  # fmt: skip
     result["heldout"] = {k: len(v) for k, v in sets.items()}
+    result["wall_time_s"] = round(time.monotonic() - started, 1)
     (config.output_dir / "cpt.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -22,29 +22,49 @@ PAPER_VALUES: tuple[tuple[str, float, float, float], ...] = (
 #: The paper's three published columns and our metric names for them.
 PAPER_METRICS = ("task2vec_diversity", "compression_ratio", "ngram_diversity_1")
 
-LIMITS = """\
+_GENERATOR_LIMIT = """\
 - **Generator size.** The embedded SmolLM2-135M-Instruct (4-bit GGUF) is about 1/100 of the
   paper's expert models and rarely follows the conductor protocol; the scaffold falls back to
   re-asking and to a fixed expert order (counted under "fallbacks"). Whether meta-prompting
   adds diversity depends on a model that can follow instructions and keep track of earlier
-  documents, so this run tests the plumbing more than the method.
-- **Corpus size.** A handful of documents per method: lexical ratios (compression ratio, n-gram
+  documents, so this run tests the plumbing more than the method."""
+_SIZE_LIMIT = """\
+- **Corpus size.** {num_docs} documents per method: lexical ratios (compression ratio, n-gram
   diversity) depend strongly on corpus length, Vendi is bounded by the number of documents,
   MAUVE is computed from very few points, and Task2Vec batches overlap heavily. Differences of
   a few percent between corpora are within noise at this size. Corpora also differ in tokens
   (see Generation cost), which moves the lexical ratios by itself, and the real reference has
-  more documents than each synthetic corpus (its Vendi score is not comparable).
+  more documents than each synthetic corpus (its Vendi score is not comparable)."""
+_TEXT_LIMIT = """\
 - **Real text.** There is no Hub access here: the real text is English prose shipped on this
-  machine (see Setup), not the paper's finance/biomedicine Common Crawl.
+  machine (see Setup), not the paper's finance/biomedicine Common Crawl."""
+_PROMPTS = """\
 - **Prompts were not tuned** against these metrics; they are the shipped prompt set
-  (hash above).
-
+  (hash above)."""
+_OUTLOOK = """
 With TGI endpoints serving instruction-following models (the paper used Claude 3 Sonnet as
 the conductor and Mixtral-8x7B-class experts), the same config with `run.conductor.endpoints`
 and a few thousand documents per method should move the numbers towards the paper's ordering
 (template < MetaSynth keyword < MetaSynth document < real); the point of this file is that the
 same command measures it either way.
 """
+#: Below this many documents per method the lexical and distributional metrics are noise-bound.
+SMALL_CORPUS = 500
+
+
+def limits(data: dict) -> str:
+    """The limits that apply to this run (small generator, small corpus, stand-in real text)."""
+    exp = data["experiment"]
+    models = " ".join(m for run in data["methods"] for m in run["models"].values()).lower()
+    parts = []
+    if "smollm" in models:
+        parts.append(_GENERATOR_LIMIT)
+    if exp["num_docs"] < SMALL_CORPUS:
+        parts.append(_SIZE_LIMIT.format(num_docs=exp["num_docs"]))
+    if (exp.get("reference") or {}).get("source", "stdlib_docs") == "stdlib_docs":
+        parts.append(_TEXT_LIMIT)
+    parts.append(_PROMPTS)
+    return "\n".join(parts) + "\n" + (_OUTLOOK if "smollm" in models else "")
 
 
 def _fmt(value: Any) -> str:
@@ -62,6 +82,14 @@ def _arrow(metric: str) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _total_time(data: dict, cpt: dict | None) -> str:
+    parts = [data["generation_wall_time_s"], data["scoring_wall_time_s"]]
+    if cpt and cpt.get("wall_time_s") is not None:
+        parts.append(cpt["wall_time_s"])
+    names = "generation + scoring" + (" + CPT" if len(parts) == 3 else "")
+    return f"- whole comparison: {sum(parts) / 60:.1f} min ({names}) on this machine"
 
 
 def _setup(data: dict, command: str) -> list[str]:
@@ -227,10 +255,10 @@ def render(
         f"# Results: MetaSynth vs template baselines ({name})", "",
         "Written by `metasynth compare`; every number below was measured by the command shown.",
         "", *([f"> {scale_note}", ""] if scale_note else []),
-        *_setup(data, command), *_cost(data), *_diversity(data["reports"]), *_paper(),
+        *_setup(data, command)[:-1], _total_time(data, cpt), "", *_cost(data), *_diversity(data["reports"]), *_paper(),
         *_ordering(data["reports"]), *_plots(plots_dir, results_path),
         *(_cpt(cpt) if cpt else []),
-        "## Limits of this run", "", LIMITS,
+        "## Limits of this run", "", limits(data),
     ]  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
 

