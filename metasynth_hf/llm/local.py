@@ -3,7 +3,9 @@
 Many documents are in flight at once, each awaiting its own call. A single worker drains
 the request queue into batches and runs one `generate` per batch (left padding, per-row
 `max_new_tokens`, per-row stop on EOS), so concurrent callers share the forward passes.
-Rows with different temperature/top_p go to different batches (generate takes them per call).
+Temperature and top_p are applied per row by a logits processor, so a conductor turn and an
+expert call with other sampling settings still share one batch (greedy rows keep only their
+argmax and give the same tokens as alone).
 """
 
 from __future__ import annotations
@@ -33,9 +35,30 @@ class _Request:
     enqueued: float
 
 
-def _batch_key(params: SamplingParams) -> tuple[bool, float, float]:
-    greedy = params.temperature <= 0
-    return (greedy, 0.0 if greedy else params.temperature, 1.0 if greedy else params.top_p)
+def _row_sampling(batch: list[_Request]):
+    """A LogitsProcessor applying each row's own temperature and top_p (greedy: argmax only)."""
+    import torch
+    from transformers import LogitsProcessor
+
+    temperature = torch.tensor([r.params.temperature for r in batch], dtype=torch.float32)
+    top_p = torch.tensor([r.params.top_p for r in batch], dtype=torch.float32)
+    greedy = temperature <= 0
+
+    class RowSampling(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            scores = scores / torch.where(greedy, 1.0, temperature).to(scores)[:, None]
+            ordered, order = torch.sort(scores, descending=False, dim=-1)
+            cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+            drop = cumulative <= (1 - top_p.to(scores))[:, None]
+            drop[:, -1] = False  # the most likely token always stays
+            scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+            if greedy.any():
+                best = torch.full_like(scores, float("-inf"))
+                best.scatter_(1, scores.argmax(dim=-1, keepdim=True), 0.0)
+                scores = torch.where(greedy.to(scores.device)[:, None], best, scores)
+            return scores
+
+    return RowSampling()
 
 
 def _batch_seed(requests: list[_Request]) -> int:
@@ -110,9 +133,7 @@ class LocalChatModel:
             await asyncio.sleep(self.batch_wait_s)
         while not self._queue.empty() and len(pending) < 4 * self.max_batch_size:
             pending.append(self._queue.get_nowait())
-        key = _batch_key(pending[0].params)
-        batch = [r for r in pending if _batch_key(r.params) == key][: self.max_batch_size]
-        self._held = [r for r in pending if r not in batch]
+        batch, self._held = pending[: self.max_batch_size], pending[self.max_batch_size :]
         return [r for r in batch if not r.future.done()]
 
     async def _run_worker(self) -> None:
@@ -147,7 +168,7 @@ class LocalChatModel:
 
     def _generate(self, batch: list[_Request]) -> list[Reply]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
         tokenizer, model = self._tokenizer, self._model
         prompts = [
@@ -163,10 +184,10 @@ class LocalChatModel:
             def __call__(self, input_ids, scores, **kwargs):
                 return (input_ids.shape[1] - start) >= limits
 
-        params = batch[0].params
-        sampling = {"do_sample": False}
-        if params.temperature > 0:
-            sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+        sampling: dict = {"do_sample": False}
+        if any(r.params.temperature > 0 for r in batch):
+            sampling = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": None,
+                        "logits_processor": LogitsProcessorList([_row_sampling(batch)])}  # fmt: skip
             torch.manual_seed(_batch_seed(batch))
         began = time.monotonic()
         with torch.inference_mode():

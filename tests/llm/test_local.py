@@ -68,3 +68,26 @@ def test_sampling_is_reproducible_for_the_same_seed(local_model):
         return await local_model.chat(_messages(PROMPTS[3]), params)
 
     assert asyncio.run(run()).text == asyncio.run(run()).text
+
+
+def test_rows_with_different_sampling_share_a_batch_and_greedy_rows_stay_exact(local_model):
+    greedy = SamplingParams(max_tokens=12, temperature=0)
+    hot = SamplingParams(max_tokens=12, temperature=0.9, top_p=0.5, seed=3)
+    warm = SamplingParams(max_tokens=12, temperature=0.7, top_p=0.95, seed=4)
+
+    async def alone():
+        return await local_model.chat(_messages(PROMPTS[0]), greedy)
+
+    async def mixed():
+        return await asyncio.gather(
+            local_model.chat(_messages(PROMPTS[0]), greedy),
+            local_model.chat(_messages(PROMPTS[1]), hot),
+            local_model.chat(_messages(PROMPTS[2]), warm),
+        )
+
+    expected = asyncio.run(alone())
+    before = local_model.batches_run
+    first, *sampled = asyncio.run(mixed())
+    assert local_model.batches_run - before == 1  # one generate call for three settings
+    assert first.text == expected.text
+    assert all(r.usage.completion_tokens > 0 for r in sampled)
