@@ -185,16 +185,17 @@ def observed_order(reports: dict) -> list[str]:
 def _ordering(reports: dict) -> list[str]:
     lines = ["## What the numbers say", "",
              "Most to least diverse synthetic corpus, per metric:", "", *observed_order(reports), ""]  # fmt: skip
-    wins = []
-    for m in PAPER_METRICS:
-        ms = reports.get("metasynth_keyword", {}).get("metrics", {}).get(m, {}).get("value")
-        tp = reports.get("template", {}).get("metrics", {}).get(m, {}).get("value")
-        if ms is not None and tp is not None:
-            better = ms > tp if METRICS[m][0] == "higher" else ms < tp
-            wins.append(f"{m}: {'yes' if better else 'no'}")
-    if wins:
-        lines += ["MetaSynth (keyword seeds) more diverse than template prompting, on the paper's "
-                  "three columns: " + "; ".join(wins) + ".", ""]  # fmt: skip
+    for label, title in (("metasynth_keyword", "keyword"), ("metasynth_document", "document")):
+        wins = []
+        for m in PAPER_METRICS:
+            ms = reports.get(label, {}).get("metrics", {}).get(m, {}).get("value")
+            tp = reports.get("template", {}).get("metrics", {}).get(m, {}).get("value")
+            if ms is not None and tp is not None:
+                better = ms > tp if METRICS[m][0] == "higher" else ms < tp
+                wins.append(f"{m}: {'yes' if better else 'no'}")
+        if wins:
+            lines += [f"MetaSynth ({title} seeds) more diverse than template prompting, on the "
+                      "paper's three columns: " + "; ".join(wins) + ".", ""]  # fmt: skip
     return lines
 
 
@@ -211,6 +212,32 @@ def _plots(plots_dir: Path | None, results_path: Path) -> list[str]:
     return lines + [""]
 
 
+def _portable(command: str) -> str:
+    """The training command without this machine's interpreter path."""
+    head, sep, rest = command.partition(" -m ")
+    return (
+        ("python -m " + rest) if sep and head.rsplit("/", 1)[-1].startswith("python") else command
+    )
+
+
+def _cpt_reading(runs: dict) -> list[str]:
+    """What the perplexity table says, computed: which trained model kept closer to base."""
+    trained = {n: r["perplexity"] for n, r in runs.items() if n != "base"}
+    base = runs["base"]["perplexity"]
+    lines = []
+    for s in sorted(base):
+        scored = sorted((p[s]["perplexity"], n) for n, p in trained.items() if s in p)
+        if len(scored) < 2:
+            continue
+        verdict = "better" if all(ppl < base[s]["perplexity"] for ppl, _ in scored) else "worse"
+        if any(ppl < base[s]["perplexity"] for ppl, _ in scored) and verdict == "worse":
+            verdict = "mixed"
+        lines.append(f"- {s} text: lowest perplexity after training on **{scored[0][1]}** "
+                     f"({scored[0][0]:.2f} vs {scored[-1][0]:.2f}); against the base model the "
+                     f"trained models are {verdict}.")  # fmt: skip
+    return lines
+
+
 def _cpt(cpt: dict) -> list[str]:
     runs = cpt["runs"]
     sets = sorted({s for run in runs.values() for s in run["perplexity"]})
@@ -218,8 +245,9 @@ def _cpt(cpt: dict) -> list[str]:
     base = runs["base"]["perplexity"]
     rows = []
     for name, run in runs.items():
+        seconds = run.get("train_seconds")
         cells = [name if name == "base" else f"trained on {name}", str(run.get("documents", "-")),
-                 _fmt(run.get("train_loss")), _fmt(run.get("train_seconds"))]  # fmt: skip
+                 _fmt(run.get("train_loss")), "-" if seconds is None else f"{seconds:.0f}"]  # fmt: skip
         for s in sets:
             ppl = run["perplexity"][s]["perplexity"]
             delta = "" if name == "base" else f" ({100 * (ppl / base[s]['perplexity'] - 1):+.1f}%)"
@@ -228,12 +256,12 @@ def _cpt(cpt: dict) -> list[str]:
     held = cpt.get("heldout", {})
     return [
         "## Tiny continual pre-training effect", "",
-        f"Base `{cpt.get('base_reference', '')}` (`{cpt['base_model']}`); each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
+        f"Base `{cpt.get('base_reference', '')}` (`{Path(cpt['base_model']).name}`); each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
         f"(the model's tokenizer). Held-out real text: {held}. Perplexity is token-weighted; "
         "the change against the base model is in brackets.", "",
-        *_table(header, rows), "",
+        *_table(header, rows), "", *_cpt_reading(runs), "",
         "Training commands:", "",
-        *[f"- `{run['command']}`" for n, run in runs.items() if n != "base"], "",
+        *[f"- `{_portable(run['command'])}`" for n, run in runs.items() if n != "base"], "",
         "At this size (a few thousand tokens, tens of steps) the runs show that the pipeline "
         "works end to end and how far a small corpus moves the model; they are not evidence "
         "about the paper's 25M-token result.", "",

@@ -148,7 +148,9 @@ async def generate_all(
     `model` answers every role instead of the configured backends (a loaded model, a fake).
     """
     backends: dict[ModelConfig, ChatModel] = {}
-    configs = [(label, config.run_config(label, real.files.get("seeds"))) for label in config.methods]
+    configs = [
+        (label, config.run_config(label, real.files.get("seeds"))) for label in config.methods
+    ]
     try:
         if config.parallel_methods:
             logger.info("generating %s at once: %d documents each", list(config.methods),

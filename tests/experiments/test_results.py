@@ -69,17 +69,29 @@ def test_observed_order_is_computed_per_direction():
 
 def test_cpt_section_shows_change_against_base(tmp_path: Path):
     ppl = lambda d, g: {"domain": {"perplexity": d}, "general": {"perplexity": g}}  # noqa: E731
-    cpt = {"base_model": "ckpt", "tokens_per_corpus": 500, "heldout": {"domain": 3},
+    cpt = {"base_model": "/home/x/.cache/ckpt-1", "tokens_per_corpus": 500, "heldout": {"domain": 3},
            "runs": {"base": {"perplexity": ppl(20.0, 10.0)},
                     "metasynth_keyword": {"documents": 3, "train_loss": 2.5, "train_seconds": 9.0,
-                                          "command": "python -m metasynth_hf.train a",
-                                          "perplexity": ppl(18.0, 11.0)}}}  # fmt: skip
+                                          "command": "/opt/venv/bin/python3 -m metasynth_hf.train a",
+                                          "perplexity": ppl(18.0, 11.0)},
+                    "template": {"documents": 2, "train_loss": 2.0, "train_seconds": 8.0,
+                                 "command": "python -m metasynth_hf.train b",
+                                 "perplexity": ppl(19.0, 12.0)}}}  # fmt: skip
     text = render(_data(), command="c", results_path=tmp_path / "r.md", cpt=cpt)
     assert (
-        "| trained on metasynth_keyword | 3 | 2.5000 | 9.0000 | 18.00 (-10.0%) | 11.00 (+10.0%) |"
+        "| trained on metasynth_keyword | 3 | 2.5000 | 9 | 18.00 (-10.0%) | 11.00 (+10.0%) |"
         in text
     )
     assert "**500 tokens**" in text and "`python -m metasynth_hf.train a`" in text
+    assert "/opt/venv" not in text and "/home/x" not in text and "(`ckpt-1`)" in text
+    assert (
+        "- domain text: lowest perplexity after training on **metasynth_keyword** (18.00 vs 19.00); against the base model the trained models are better."
+        in text
+    )
+    assert (
+        "- general text: lowest perplexity after training on **metasynth_keyword** (11.00 vs 12.00); against the base model the trained models are worse."
+        in text
+    )
     assert "- whole comparison: 0.1 min (generation + scoring) on this machine" in text
     timed = render(_data(), command="c", results_path=tmp_path / "r.md",
                    cpt={**cpt, "wall_time_s": 53.0})  # fmt: skip
