@@ -116,18 +116,21 @@ def comparison_section(results: Path, staging: Path) -> str:
     if not results.is_file():
         raise ConfigError(f"--results {results} does not exist; run `metasynth compare` first")
     text = results.read_text(encoding="utf-8")
+    local = [m for m in _IMAGE.finditer(text) if not re.match(r"^[a-z]+://", m.group(2))]
+    missing = [m.group(2) for m in local if not (results.parent / m.group(2)).is_file()]
+    if missing:  # checked before anything is copied
+        raise ConfigError(
+            f"--results {results} shows {', '.join(missing)}, which is missing; rerun "
+            "`metasynth compare` with plots or pass a results file whose images exist"
+        )
+    if local:
+        (staging / "results").mkdir(exist_ok=True)
 
     def stage_image(match: re.Match) -> str:
         title, link = match.groups()
         if re.match(r"^[a-z]+://", link):
             return match.group(0)
-        source = (results.parent / link).resolve()
-        if not source.is_file():
-            raise ConfigError(
-                f"--results {results} shows {link}, which is missing; rerun `metasynth compare` "
-                "with plots or pass a results file whose images exist"
-            )
-        (staging / "results").mkdir(exist_ok=True)
+        source = results.parent / link
         shutil.copy2(source, staging / "results" / source.name)
         return f"![{title}](results/{source.name})"
 
@@ -156,6 +159,7 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
     _writable(staging)
     try:
         staging.mkdir(parents=True, exist_ok=True)
+        comparison = comparison_section(Path(results), staging) if results else ""
         write_parquet(records, staging)
         stats = _find_stats(out_dir, Path(stats_dir) if stats_dir else None)
         reports, plots = {}, []
@@ -174,7 +178,6 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
             cleaning = json.loads((out_dir / "clean_report.json").read_text()).get(
                 "removed_by_rule", {}
             )
-        comparison = comparison_section(Path(results), staging) if results else ""
         card = build_card(gather_facts(out_dir), [r.num_tokens for r in records], reports=reports,
                           plots=plots, cleaning=cleaning, repo_id=repo_id,
                           comparison=comparison)  # fmt: skip

@@ -153,5 +153,6 @@ def test_a_results_file_with_a_missing_plot_is_refused_by_name(tmp_path):
     results.write_text("# Results\n\n![every metric](results/gone.png)\n")
     with pytest.raises(ConfigError, match="results/gone.png"):
         stage(run, tmp_path / "staged", results=results)
+    assert not list((tmp_path / "staged").rglob("*.parquet"))  # refused before writing data
     with pytest.raises(ConfigError, match="does not exist"):
         stage(run, tmp_path / "staged2", results=tmp_path / "nope.md")
