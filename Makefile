@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DOMAIN ?= finance
-DOCS ?= 6
+DOCS ?= 4
 
 .PHONY: setup setup-demo demo test lint format bench
 
@@ -14,8 +14,8 @@ setup-demo:
 
 # Main job on the embedded default: a small MetaSynth corpus and its diversity statistics.
 demo: setup-demo
-	HF_HUB_OFFLINE=1 $(VENV)/bin/metasynth generate --domain $(DOMAIN) --method metasynth \
-		--num-docs $(DOCS) --target-words 120 --set expert_sampling.max_tokens=200 --out corpus/$(DOMAIN) --stats
+	HF_HUB_OFFLINE=1 $(VENV)/bin/metasynth generate --config recipes/demo.yaml --domain $(DOMAIN) \
+		--num-docs $(DOCS) --out corpus/$(DOMAIN) --stats
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rfEs --durations=15

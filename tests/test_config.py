@@ -53,3 +53,12 @@ def test_missing_file_and_bad_override(tmp_path):
 def test_duplicate_endpoint_urls_are_rejected():
     with pytest.raises(ValueError, match="each url must appear once"):
         ModelConfig(endpoints=[EndpointConfig(url="http://a:1"), EndpointConfig(url="http://a:1/")])
+
+
+def test_the_demo_recipe_is_a_valid_run_sized_for_a_small_cpu():
+    from metasynth_hf.config import RunConfig
+
+    config = load_config(RunConfig, "recipes/demo.yaml")
+    assert config.method == "metasynth" and config.lanes < config.num_docs
+    assert not config.conductor.endpoints  # the embedded model
+    assert config.conductor_sampling.max_tokens <= 64 and config.stop.max_turns <= 5
