@@ -162,7 +162,13 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
         )
     tokenizer, model = probe or load_probe(config.task2vec_probe)
     model.train(False)  # dropout off: the Fisher is of the deterministic probe
-    size = min(config.task2vec_batch_size, n)
+    size = config.task2vec_batch_size
+    if size >= n:  # every batch would be the whole corpus: identical batches, distance 0
+        size = max(1, n // 2)
+        logger.warning(
+            "task2vec: %d documents for batches of %d; using batches of %d so they differ",
+            n, config.task2vec_batch_size, size,
+        )  # fmt: skip
     embeddings = []
     started = time.perf_counter()
     for task in range(config.task2vec_num_batches):
@@ -179,7 +185,7 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
             for i in range(len(embeddings))
             for j in range(i + 1, len(embeddings))
         ]
-    )
+    ).clip(min=0.0)  # a cosine distance is >= 0; identical batches give -1e-16 in floating point
     mean, low, high = mean_confidence_interval(distances)
     return {
         "value": mean,

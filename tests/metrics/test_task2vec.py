@@ -64,3 +64,11 @@ def torch_equal(a, b) -> bool:
 def test_needs_two_documents():
     with pytest.raises(CorpusError, match="at least 2"):
         task2vec_diversity(["one"], TINY)  # raises before any model is loaded
+
+
+@pytest.mark.slow
+def test_a_corpus_no_larger_than_a_batch_still_gets_differing_batches(probe, varied):
+    config = TINY.model_copy(update={"task2vec_batch_size": 8, "task2vec_num_batches": 3})
+    result = task2vec_diversity(varied[:4], config, probe=probe)
+    assert result["sample_size"]["sequences_per_batch"] == 2  # not 4 = the whole corpus each time
+    assert result["value"] > 0.0 and result["ci95"][0] <= result["value"] <= result["ci95"][1]
