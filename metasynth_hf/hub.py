@@ -116,8 +116,9 @@ def comparison_section(results: Path, staging: Path) -> str:
     if not results.is_file():
         raise ConfigError(f"--results {results} does not exist; run `metasynth compare` first")
     text = results.read_text(encoding="utf-8")
-    local = [m for m in _IMAGE.finditer(text) if not re.match(r"^[a-z]+://", m.group(2))]
-    missing = [m.group(2) for m in local if not (results.parent / m.group(2)).is_file()]
+    links = {m.group(2) for m in _IMAGE.finditer(text)}
+    local = {link for link in links if not re.match(r"^[a-z]+://", link)}
+    missing = sorted(link for link in local if not (results.parent / link).is_file())
     if missing:  # checked before anything is copied
         raise ConfigError(
             f"--results {results} shows {', '.join(missing)}, which is missing; rerun "
@@ -128,7 +129,7 @@ def comparison_section(results: Path, staging: Path) -> str:
 
     def stage_image(match: re.Match) -> str:
         title, link = match.groups()
-        if re.match(r"^[a-z]+://", link):
+        if link not in local:
             return match.group(0)
         source = results.parent / link
         shutil.copy2(source, staging / "results" / source.name)

@@ -140,9 +140,10 @@ def _export(config: RunConfig) -> str | None:
     out = config.output_dir
     dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})
     (out / "metasynth_run.yaml").write_text(yaml.safe_dump(dump, sort_keys=False))
-    if len(shard_files(out)) < config.num_shards:
+    shards = len(shard_files(out))
+    if shards < config.num_shards:
         logger.info("%s holds %d of %d shards: merge them with `metasynth merge`",
-                    out, len(shard_files(out)), config.num_shards)  # fmt: skip
+                    out, shards, config.num_shards)  # fmt: skip
         return None
     paths = write_parquet(merged_records([out]), out)
     return str(paths[0].parent / "*.parquet")

@@ -229,9 +229,8 @@ def _cpt_reading(runs: dict) -> list[str]:
         scored = sorted((p[s]["perplexity"], n) for n, p in trained.items() if s in p)
         if len(scored) < 2:
             continue
-        verdict = "better" if all(ppl < base[s]["perplexity"] for ppl, _ in scored) else "worse"
-        if any(ppl < base[s]["perplexity"] for ppl, _ in scored) and verdict == "worse":
-            verdict = "mixed"
+        below = [ppl < base[s]["perplexity"] for ppl, _ in scored]
+        verdict = "better" if all(below) else "mixed" if any(below) else "worse"
         lines.append(f"- {s} text: lowest perplexity after training on **{scored[0][1]}** "
                      f"({scored[0][0]:.2f} vs {scored[-1][0]:.2f}); against the base model the "
                      f"trained models are {verdict}.")  # fmt: skip
