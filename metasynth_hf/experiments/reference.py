@@ -66,7 +66,8 @@ def _clean(doc: str) -> str:
     return " ".join(" ".join(lines).split())
 
 
-def _module_docs(module_name: str):
+def module_docstrings(module_name: str, *, methods: bool = False):
+    """Docstrings of a module and its public classes and functions (and methods if asked)."""
     try:
         module = importlib.import_module(module_name)
     except ImportError:  # an optional stdlib module (e.g. ssl) missing on this build
@@ -78,6 +79,11 @@ def _module_docs(module_name: str):
             continue
         if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj):
             yield inspect.getdoc(obj) or ""
+            if methods and inspect.isclass(obj):
+                for attr in sorted(vars(obj)):
+                    member = vars(obj)[attr]
+                    if not attr.startswith("_") and inspect.isfunction(member):
+                        yield inspect.getdoc(member) or ""
 
 
 def stdlib_docs() -> list[dict]:
@@ -85,7 +91,7 @@ def stdlib_docs() -> list[dict]:
     rows, seen = [], set()
     for area, modules in STDLIB_AREAS.items():
         for module_name in modules:
-            for doc in _module_docs(module_name):
+            for doc in module_docstrings(module_name):
                 text = _clean(doc)
                 if MIN_CHARS <= len(text) <= MAX_CHARS and text not in seen:
                     seen.add(text)

@@ -6,8 +6,7 @@ download. The text depends on the Python version, so tests assert rules, not exa
 
 from __future__ import annotations
 
-import importlib
-import inspect
+from metasynth_hf.experiments.reference import module_docstrings
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "numbers": ("math", "statistics", "decimal", "fractions", "cmath", "random"),
@@ -23,22 +22,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _docstrings(module_name: str):
-    module = importlib.import_module(module_name)
-    yield inspect.getdoc(module) or ""
-    for name in sorted(vars(module)):
-        obj = getattr(module, name)
-        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-            continue
-        if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj):
-            yield inspect.getdoc(obj) or ""
-            if inspect.isclass(obj):
-                for attr in sorted(vars(obj)):
-                    member = vars(obj)[attr]
-                    if not attr.startswith("_") and inspect.isfunction(member):
-                        yield inspect.getdoc(member) or ""
-
-
 def stdlib_paragraphs(
     per_group: int = 16, min_chars: int = 120, max_chars: int = 600
 ) -> list[dict[str, str]]:
@@ -48,7 +31,7 @@ def stdlib_paragraphs(
     for group, modules in GROUPS.items():
         taken = 0
         for module_name in modules:
-            for doc in _docstrings(module_name):
+            for doc in module_docstrings(module_name, methods=True):
                 for para in doc.split("\n\n"):
                     text = " ".join(para.split())
                     if (
