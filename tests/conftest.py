@@ -20,7 +20,7 @@ def llama_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def local_model():
-    """The embedded default model, loaded once (dynamic batching, no server)."""
+    """The embedded default model on llama.cpp, loaded once (continuous batching, no server)."""
     from metasynth_hf.llm.local import LocalChatModel
 
     model = LocalChatModel()

@@ -18,17 +18,17 @@ class Wrapper(BaseModel):
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("conductor:\n  endpoints:\n    - url: http://127.0.0.1:8080/v1/\n")
-    cfg = load_config(Wrapper, path, {"conductor.max_batch_size": 4})
+    cfg = load_config(Wrapper, path, {"conductor.parallel": 4})
     assert cfg.conductor.endpoints[0].url == "http://127.0.0.1:8080"
-    assert cfg.conductor.max_batch_size == 4 and cfg.conductor.backend == "endpoints"
+    assert cfg.conductor.parallel == 4 and cfg.conductor.backend == "endpoints"
 
 
 @pytest.mark.parametrize(
     "yaml_text, needle",
     [
         ("conductor:\n  modle: x\n", "conductor.modle: unknown field"),
-        ("conductor:\n  max_batch_size: lots\n", "conductor.max_batch_size"),
-        ("conductor:\n  max_batch_size: 0\n", "greater than or equal to 1"),
+        ("conductor:\n  parallel: lots\n", "conductor.parallel"),
+        ("conductor:\n  parallel: 0\n", "greater than or equal to 1"),
         ("conductor:\n  endpoints:\n    - url: ftp://x\n", "must start with http"),
         ("conductor:\n  endpoints:\n    - url: http://a:1\n      server_kind: grpc\n", "'tgi'"),
         ("- just\n- a list\n", "must hold a mapping"),

@@ -110,7 +110,7 @@ def run_cpt(
     """Train on each CPT corpus (equal tokens), score base and trained models; cpt.json too."""
     from transformers import AutoTokenizer
 
-    from metasynth_hf.training.convert import trainable_checkpoint
+    from metasynth_hf.causal_lm import trainable_checkpoint
 
     started = time.monotonic()
     cpt = config.cpt

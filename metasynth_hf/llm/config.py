@@ -56,14 +56,20 @@ class ModelConfig(_Strict):
 
     model: str = Field(
         "smollm2",
-        description="Embedded model: 'smollm2', a local path, a .gguf file or a Hub id. "
+        description="Embedded model (llama.cpp): 'smollm2' or a path to a .gguf file. "
         "With endpoints: a label for provenance and caching (defaults to the endpoints' model).",
     )
     endpoints: tuple[EndpointConfig, ...] = ()
     retry: RetryConfig = Field(default_factory=RetryConfig)
-    max_batch_size: int = Field(16, ge=1, description="Embedded model: rows per generate call.")
-    batch_wait_ms: float = Field(5.0, ge=0, description="Embedded model: wait to fill a batch.")
-    device: str = Field("cpu", description="Embedded model: torch device.")
+    parallel: int = Field(
+        8, ge=1, le=256, description="Embedded model: requests decoded together (llama.cpp sequences)."
+    )
+    context_tokens: int = Field(
+        4096, ge=256, description="Embedded model: context length of each sequence (prompt + reply)."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="Embedded model: llama.cpp threads (default: the cores this process may use)."
+    )
 
     @property
     def backend(self) -> Literal["local", "endpoints"]:

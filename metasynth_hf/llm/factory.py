@@ -26,9 +26,9 @@ def build_backend(config: ModelConfig) -> ChatModel:
 
     return LocalChatModel(
         config.model,
-        max_batch_size=config.max_batch_size,
-        batch_wait_ms=config.batch_wait_ms,
-        device=config.device,
+        parallel=config.parallel,
+        context_tokens=config.context_tokens,
+        threads=config.threads,
     )
 
 

@@ -147,7 +147,7 @@ def task_embedding(
 def load_probe(reference: str):
     """(tokenizer, model) of the probe LM; `smollm2` is the embedded default."""
     try:
-        from metasynth_hf.models import load_causal_lm
+        from metasynth_hf.causal_lm import load_causal_lm
     except ImportError as exc:  # pragma: no cover
         raise missing_dependency("transformers and torch", "local") from exc
     return load_causal_lm(reference)

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     """Load model and data, score, print the result as JSON (and write it if asked)."""
     import torch
 
-    from metasynth_hf.models import load_causal_lm
+    from metasynth_hf.causal_lm import load_causal_lm
     from metasynth_hf.training.data import load_source, to_text
 
     tokenizer, model = load_causal_lm(args.model, dtype=args.dtype)

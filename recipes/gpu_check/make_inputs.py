@@ -42,7 +42,7 @@ def build_model(out: Path, size: str) -> int:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from metasynth_hf.training.convert import trainable_checkpoint
+    from metasynth_hf.causal_lm import trainable_checkpoint
 
     tokenizer = AutoTokenizer.from_pretrained(trainable_checkpoint("smollm2"))
     config = LlamaConfig(

@@ -1,12 +1,14 @@
-"""Embedded default model: dynamic batching gives the same greedy output as one at a time."""
+"""Embedded default on llama.cpp: a reply depends only on its own request, never on its neighbours."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from metasynth_hf.llm.base import SamplingParams
+from metasynth_hf.llm.local import LocalChatModel, request_seed
 
 pytestmark = pytest.mark.slow
 
@@ -16,13 +18,50 @@ PROMPTS = [
     "Explain inflation in one sentence, please, for a student who is new to economics.",
     "Write a haiku about the sea.",
 ]
+TURN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["CALL", "FINAL"]},
+        "expert": {"type": "string", "maxLength": 40},
+        "instructions": {"type": "string", "maxLength": 160},
+    },
+    "required": ["action", "expert", "instructions"],
+}
 
 
 def _messages(prompt):
     return [{"role": "user", "content": prompt}]
 
 
-def test_batched_greedy_output_equals_single_sequence_output(local_model):
+def test_sampled_reply_is_the_same_alone_and_amid_fifteen_concurrent_requests(local_model):
+    params = SamplingParams(max_tokens=32, temperature=0.8, seed=11)
+    others = [
+        (_messages(f"Tell me something about finance topic number {i}."), SamplingParams(max_tokens=8 + 3 * i, temperature=0.8, seed=i))
+        for i in range(15)
+    ]
+
+    async def alone():
+        return await local_model.chat(_messages(PROMPTS[3]), params)
+
+    async def crowded():
+        crowd = [local_model.chat(m, p) for m, p in others[:7]]
+        # the request of interest arrives while the first seven are mid-decode
+        await asyncio.sleep(0.05)
+        mine = local_model.chat(_messages(PROMPTS[3]), params)
+        rest = [local_model.chat(m, p) for m, p in others[7:]]
+        replies = await asyncio.gather(mine, *crowd, *rest)
+        return replies[0], replies[1:]
+
+    expected = asyncio.run(alone())
+    got, crowd = asyncio.run(crowded())
+    assert got.text == expected.text and got.usage == expected.usage
+    assert all(r.usage.completion_tokens > 0 for r in crowd)
+    # a different seed really samples differently (the seed is not ignored)
+    reseeded = asyncio.run(local_model.chat(_messages(PROMPTS[3]), SamplingParams(max_tokens=32, temperature=0.8, seed=12)))
+    assert reseeded.text != expected.text
+
+
+def test_greedy_replies_equal_one_at_a_time_and_all_at_once(local_model):
     params = SamplingParams(max_tokens=24, temperature=0)
 
     async def one_at_a_time():
@@ -31,20 +70,30 @@ def test_batched_greedy_output_equals_single_sequence_output(local_model):
     async def all_at_once():
         return await asyncio.gather(*(local_model.chat(_messages(p), params) for p in PROMPTS))
 
-    before = local_model.batches_run
     single = asyncio.run(one_at_a_time())
-    assert local_model.batches_run - before == len(PROMPTS)
-    before = local_model.batches_run
+    decodes = local_model.stats["decode_calls"]
     batched = asyncio.run(all_at_once())
-    assert local_model.batches_run - before == 1  # one generate call served all four
     assert [r.text for r in batched] == [r.text for r in single]
-    assert [r.usage.completion_tokens for r in batched] == [
-        r.usage.completion_tokens for r in single
-    ]
-    assert [r.usage.prompt_tokens for r in batched] == [r.usage.prompt_tokens for r in single]
+    assert [r.usage for r in batched] == [r.usage for r in single]
+    # decoded together: far fewer llama_decode calls than tokens generated
+    generated = sum(r.usage.completion_tokens for r in batched)
+    assert local_model.stats["decode_calls"] - decodes < generated
 
 
-def test_per_row_max_tokens_and_stop_strings(local_model):
+def test_schema_constrained_replies_always_parse(local_model):
+    params = SamplingParams(max_tokens=120, temperature=0.9, seed=5, json_schema=TURN_SCHEMA)
+    prompts = [f"Plan step {i} of writing a finance article. Answer in JSON." for i in range(6)]
+
+    async def run():
+        return await asyncio.gather(*(local_model.chat(_messages(p), params) for p in prompts))
+
+    for reply in asyncio.run(run()):
+        assert reply.finish_reason == "stop", reply.text
+        turn = json.loads(reply.text)
+        assert turn["action"] in {"CALL", "FINAL"} and isinstance(turn["instructions"], str)
+
+
+def test_max_tokens_and_stop_strings_per_request(local_model):
     async def run():
         return await asyncio.gather(
             local_model.chat(_messages(PROMPTS[0]), SamplingParams(max_tokens=3, temperature=0)),
@@ -58,36 +107,45 @@ def test_per_row_max_tokens_and_stop_strings(local_model):
     short, longer, stopped = asyncio.run(run())
     assert short.usage.completion_tokens == 3 and short.finish_reason == "length"
     assert 3 < longer.usage.completion_tokens <= 20
-    assert "3" not in stopped.text
+    assert "3" not in stopped.text and stopped.finish_reason == "stop"
 
 
-def test_sampling_is_reproducible_for_the_same_seed(local_model):
-    params = SamplingParams(max_tokens=16, temperature=0.9, seed=7)
+def test_a_growing_conversation_reuses_its_prefix(local_model):
+    history = [{"role": "system", "content": "You plan documents. " * 40}, {"role": "user", "content": "Turn 1."}]
+    params = SamplingParams(max_tokens=12, temperature=0)
 
     async def run():
-        return await local_model.chat(_messages(PROMPTS[3]), params)
+        first = await local_model.chat(history, params)
+        before = dict(local_model.stats)
+        longer = [*history, {"role": "assistant", "content": first.text}, {"role": "user", "content": "Turn 2."}]
+        second = await local_model.chat(longer, params)
+        return first, before, second
 
-    assert asyncio.run(run()).text == asyncio.run(run()).text
+    first, before, second = asyncio.run(run())
+    reused = local_model.stats["reused_prompt_tokens"] - before["reused_prompt_tokens"]
+    prefilled = local_model.stats["prefill_tokens"] - before["prefill_tokens"]
+    # the long system prompt and the whole first exchange were not computed again
+    assert reused >= first.usage.prompt_tokens - 1 > 150
+    assert prefilled == second.usage.prompt_tokens - reused
 
 
-def test_rows_with_different_sampling_share_a_batch_and_greedy_rows_stay_exact(local_model):
-    greedy = SamplingParams(max_tokens=12, temperature=0)
-    hot = SamplingParams(max_tokens=12, temperature=0.9, top_p=0.5, seed=3)
-    warm = SamplingParams(max_tokens=12, temperature=0.7, top_p=0.95, seed=4)
+def test_too_long_a_prompt_is_a_clear_error_and_the_engine_keeps_serving():
+    model = LocalChatModel(parallel=2, context_tokens=256)
+    params = SamplingParams(max_tokens=8, temperature=0)
+    with pytest.raises(ValueError, match="context of 256 tokens"):
+        asyncio.run(model.chat(_messages("word " * 400), params))
+    assert asyncio.run(model.chat(_messages(PROMPTS[0]), params)).usage.completion_tokens > 0
 
-    async def alone():
-        return await local_model.chat(_messages(PROMPTS[0]), greedy)
 
-    async def mixed():
-        return await asyncio.gather(
-            local_model.chat(_messages(PROMPTS[0]), greedy),
-            local_model.chat(_messages(PROMPTS[1]), hot),
-            local_model.chat(_messages(PROMPTS[2]), warm),
-        )
+def test_a_request_without_a_seed_gets_one_from_itself():
+    params = SamplingParams(temperature=0.7)
+    assert request_seed(_messages("a"), params) == request_seed(_messages("a"), params)
+    assert request_seed(_messages("a"), params) != request_seed(_messages("b"), params)
+    assert request_seed(_messages("a"), SamplingParams(seed=3)) == 3
 
-    expected = asyncio.run(alone())
-    before = local_model.batches_run
-    first, *sampled = asyncio.run(mixed())
-    assert local_model.batches_run - before == 1  # one generate call for three settings
-    assert first.text == expected.text
-    assert all(r.usage.completion_tokens > 0 for r in sampled)
+
+def test_a_non_gguf_model_is_refused_with_the_fix():
+    from metasynth_hf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\.gguf"):
+        LocalChatModel("HuggingFaceTB/SmolLM2-135M-Instruct")

@@ -23,7 +23,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_checkpoint(cache_dir: Path) -> str:
     """The embedded SmolLM2 GGUF converted to a trainable checkpoint (weights + tokenizer)."""
-    from metasynth_hf.training.convert import trainable_checkpoint
+    from metasynth_hf.causal_lm import trainable_checkpoint
 
     return trainable_checkpoint("smollm2", cache_dir / "converted")
 

@@ -1,4 +1,6 @@
-"""Turn a GGUF model (the embedded SmolLM2 by default) into a checkpoint that can be trained.
+"""Causal LMs through transformers (Task2Vec probe, perplexity, training), GGUF files included.
+
+A GGUF model (the embedded SmolLM2 by default) is turned into a checkpoint that can be trained.
 
 transformers dequantises a GGUF file on load, but the model it returns keeps a quantization
 config: `Trainer` refuses it ("cannot perform fine-tuning on purely quantized models") and so
@@ -83,7 +85,7 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise missing_dependency("transformers and torch", "train") from exc
+        raise missing_dependency("transformers and torch", "metrics") from exc
     directory, name = str(gguf_path.parent), gguf_path.name
     # Every GGUF load re-parses the whole file (~15 s for SmolLM2 on a busy CPU): load the
     # model and the tokenizer once each and take the config from the loaded model.
@@ -128,3 +130,23 @@ def _logit_difference(reference: object, candidate: object, tokenizer: object) -
     with torch.no_grad():
         expected, got = reference(input_ids=probe).logits, candidate(input_ids=probe).logits
     return float((expected - got).abs().max())
+
+
+def load_causal_lm(reference: str, *, dtype: str = "float32"):
+    """Load (tokenizer, model) in eval mode; a GGUF file goes through its cached conversion."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise missing_dependency("transformers and torch", "metrics") from exc
+    ref = resolve_model(reference)
+    path = ref.name_or_path
+    if ref.gguf_file:
+        # Parsing and dequantising a GGUF file takes 15-60 s on every load; convert it once
+        # (checked to reproduce the GGUF model's logits) and load the plain checkpoint.
+        path = trainable_checkpoint(reference)
+    logger.info("loading %s from %s", ref.model_id, path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    model.eval()
+    return tokenizer, model
