@@ -126,9 +126,42 @@ def run(args: argparse.Namespace) -> int:
         "fallbacks", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
     result["parquet"] = _export(config)
     print(json.dumps(result, indent=2))
-    if args.stats:
-        return _stats(config)
-    return 0
+    status = _stats(config) if args.stats else 0
+    print(closing_summary(config, summary.to_dict(), result["parquet"], stats=args.stats), file=sys.stderr)
+    return status
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | None, *, stats: bool) -> str:
+    """A few plain sentences for a person: what was made, where it is, what to try next."""
+    out = config.output_dir
+    backend = (
+        f"the embedded {config.conductor.model} model (llama.cpp, in this process)"
+        if config.conductor.backend == "local"
+        else f"{len(config.conductor.endpoints)} endpoint(s)"
+    )
+    made = (
+        f"Made {summary['documents']} {config.method} documents ({summary['tokens']:,} tokens"
+        f"{', ' + str(summary['resumed']) + ' kept from an earlier run' if summary['resumed'] else ''}) "
+        f"in {_duration(summary['wall_time_s'])} on {backend}: {summary['calls']} model calls, "
+        f"{summary['cache_hits']} answered from the cache."
+    )
+    lines = ["", made, f"  corpus:     {parquet or out} (shards and provenance in {out})"]
+    if stats:
+        lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
+    if summary.get("error"):
+        lines.append(f"  stopped early: {summary['error']}")
+    lines.append("Next: metasynth stats %s --compare OTHER_CORPUS   |   metasynth clean %s --out %s-clean" % (out, out, out))
+    if config.conductor.backend == "local":
+        lines.append(
+            "The embedded 135M model is for trying the pipeline without a server: expect weak, chatty text. "
+            "For a real corpus, point the same run at a TGI endpoint: --endpoint http://HOST:8080"
+        )
+    return "\n".join(lines)
 
 
 def _export(config: RunConfig) -> str | None:

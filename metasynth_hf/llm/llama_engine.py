@@ -39,7 +39,10 @@ def schema_grammar(schema_json: str) -> str:
     """GBNF grammar text for a JSON schema (llama-cpp-python's converter), cached per schema."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return json_schema_to_gbnf(schema_json)
+    grammar = json_schema_to_gbnf(schema_json)
+    # Its string rule admits raw control characters (a newline inside a string), which JSON
+    # forbids; llama.cpp's own converter excludes them, and so does this grammar.
+    return grammar.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
 
 
 @dataclass

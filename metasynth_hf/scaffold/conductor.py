@@ -130,7 +130,9 @@ class ConductorLoop:
         self.summarize = summarize
         self.names = list(spec.experts)
         self.artifact_names = list(spec.artifacts)
-        self.schema = turn_schema(self.names, self.artifact_names)
+        self.schema = turn_schema(
+            self.names, self.artifact_names, conductor_sampling.max_tokens
+        )
         self.example_call, self.example_final = examples(self.names, self.artifact_names)
 
     async def run(self, ws: Workspace) -> Outcome:

@@ -40,20 +40,48 @@ class Turn:
         )  # fmt: skip
 
 
-def turn_schema(experts: list[str], artifacts: list[str]) -> dict[str, Any]:
-    """JSON schema for servers with structured output (the parser never relies on it)."""
-    return {
+def turn_schema(experts: list[str], artifacts: list[str], max_tokens: int | None = None) -> dict[str, Any]:
+    """JSON schema of a turn: a call with all its fields, or a final (the parser never relies on it).
+
+    With `max_tokens`, the free-text fields and the `share` list are bounded so that a turn
+    decoded under the schema's grammar (the embedded model) closes its JSON within that many
+    tokens and always parses, even at one character per token (the worst case: digits, symbols).
+    """
+    limit = text_limit(max_tokens, len(artifacts)) if max_tokens else None
+
+    def text(chars: int | None) -> dict[str, Any]:
+        return {"type": "string", "maxLength": chars} if chars else {"type": "string"}
+
+    share: dict[str, Any] = {"type": "array", "items": {"type": "string", "enum": artifacts}}
+    if limit:
+        share["maxItems"] = len(artifacts)
+    call = {
         "type": "object",
         "properties": {
-            "action": {"type": "string", "enum": ["call_expert", "final"]},
+            "action": {"const": "call_expert"},
             "expert": {"type": "string", "enum": experts},
-            "instructions": {"type": "string"},
-            "share": {"type": "array", "items": {"type": "string", "enum": artifacts}},
-            "context": {"type": "string"},
-            "document": {"type": "string"},
+            "instructions": text(limit and max(1, limit * 2 // 3)),
+            "share": share,
+            "context": text(limit and max(1, limit // 3)),
         },
+        "required": ["action", "expert", "instructions", "share"],
+    }
+    final = {
+        "type": "object",
+        "properties": {"action": {"const": "final"}, "document": text(limit)},
         "required": ["action"],
     }
+    return {"anyOf": [call, final]}
+
+
+#: Tokens a turn's JSON needs besides its free text: keys, an expert name, the grammar's
+#: optional whitespace, and this many per shared artifact name.
+TURN_OVERHEAD_TOKENS, TOKENS_PER_ARTIFACT = 60, 8
+
+
+def text_limit(max_tokens: int, artifacts: int) -> int:
+    """Characters of free text a turn may hold and still fit in `max_tokens` at worst."""
+    return max(24, max_tokens - TURN_OVERHEAD_TOKENS - TOKENS_PER_ARTIFACT * artifacts)
 
 
 def examples(experts: list[str], artifacts: list[str]) -> tuple[str, str]:

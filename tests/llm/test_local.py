@@ -22,8 +22,8 @@ TURN_SCHEMA = {
     "type": "object",
     "properties": {
         "action": {"type": "string", "enum": ["CALL", "FINAL"]},
-        "expert": {"type": "string", "maxLength": 40},
-        "instructions": {"type": "string", "maxLength": 160},
+        "expert": {"type": "string", "maxLength": 20},
+        "instructions": {"type": "string", "maxLength": 60},
     },
     "required": ["action", "expert", "instructions"],
 }
@@ -149,3 +149,33 @@ def test_a_non_gguf_model_is_refused_with_the_fix():
 
     with pytest.raises(ConfigError, match=r"\.gguf"):
         LocalChatModel("HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
+def test_conductor_turns_under_the_turn_schema_parse_within_a_small_budget(local_model):
+    from metasynth_hf.scaffold.turns import parse_turn, turn_schema
+
+    experts, artifacts = ["domain_expert", "summarizer"], ["seeds", "draft"]
+    params = SamplingParams(
+        max_tokens=96, temperature=0.7, json_schema=turn_schema(experts, artifacts, 96)
+    )
+    messages = [
+        [{"role": "system", "content": "You direct experts. Reply with one JSON turn."},
+         {"role": "user", "content": f"Document {i}: decide the next step for a text about bonds."}]
+        for i in range(8)
+    ]  # fmt: skip
+
+    async def run():
+        return await asyncio.gather(
+            *(local_model.chat(m, SamplingParams(**{**params.__dict__, "seed": i})) for i, m in enumerate(messages))
+        )
+
+    for reply in asyncio.run(run()):
+        assert reply.usage.completion_tokens <= 96
+        parse_turn(reply.text, experts, artifacts)  # raises ParseError if it does not parse
+
+
+def test_schema_grammar_keeps_control_characters_out_of_strings():
+    from metasynth_hf.llm.llama_engine import schema_grammar
+
+    grammar = schema_grammar(json.dumps({"type": "string", "maxLength": 3}))
+    assert 'char ::= [^"\\\\\\x7F\\x00-\\x1F]' in grammar

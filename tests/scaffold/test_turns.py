@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from metasynth_hf.errors import ParseError
-from metasynth_hf.scaffold.turns import Turn, match_expert, parse_turn, turn_schema
+from metasynth_hf.scaffold.turns import Turn, match_expert, parse_turn, text_limit, turn_schema
 
 EXPERTS = ["seed_keywords", "domain_expert", "content_analyst", "summarizer", "topic_labeler"]
 ARTIFACTS = ["seeds", "instance_table", "keywords", "draft", "analysis"]
@@ -74,10 +74,24 @@ def test_match_expert_spellings():
     assert match_expert(3, EXPERTS) is None
 
 
-def test_schema_lists_the_choices():
-    schema = turn_schema(EXPERTS, ARTIFACTS)
-    assert schema["properties"]["expert"]["enum"] == EXPERTS
-    assert schema["required"] == ["action"]
+def test_schema_lists_the_choices_and_bounds_the_text():
+    call, final = turn_schema(EXPERTS, ARTIFACTS, max_tokens=300)["anyOf"]
+    limit = text_limit(300, len(ARTIFACTS))
+    assert call["properties"]["expert"]["enum"] == EXPERTS
+    assert call["properties"]["share"]["items"]["enum"] == ARTIFACTS
+    assert call["properties"]["share"]["maxItems"] == len(ARTIFACTS)
+    assert call["properties"]["instructions"] == {"type": "string", "maxLength": limit * 2 // 3}
+    # at one character per token, text + keys + shared names still fit the budget
+    worst = limit * 2 // 3 + limit // 3 + 60 + 8 * len(ARTIFACTS)
+    assert worst <= 300
+    assert final["required"] == ["action"] and final["properties"]["action"] == {"const": "final"}
+    unbounded, _ = turn_schema(EXPERTS, ARTIFACTS)["anyOf"]
+    assert unbounded["properties"]["instructions"] == {"type": "string"}
+
+
+def test_text_limit_leaves_room_for_the_json_keys():
+    assert text_limit(300, 2) == 300 - 60 - 16
+    assert text_limit(10, 2) == 24  # never empty
 
 
 def test_canonical_json_round_trips():
