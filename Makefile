@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DOMAIN ?= finance
 DOCS ?= 4
 
-.PHONY: setup setup-demo demo test lint format bench
+.PHONY: setup setup-demo demo test test-fast lint format bench
 
 setup:
 	bash scripts/setup_venv.sh $(VENV) all
@@ -20,13 +20,17 @@ demo: setup-demo
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rfEs --durations=15
 
+# Seconds, not minutes: everything but the tests marked slow (real model, servers, training).
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -rfEs -m "not slow"
+
 lint:
-	$(VENV)/bin/ruff check metasynth_hf tests benchmarks builders recipes
-	$(VENV)/bin/ruff format --check metasynth_hf tests benchmarks builders recipes
+	$(VENV)/bin/ruff check metasynth_hf tests benchmarks builders recipes scripts
+	$(VENV)/bin/ruff format --check metasynth_hf tests benchmarks builders recipes scripts
 
 format:
-	$(VENV)/bin/ruff format metasynth_hf tests benchmarks builders recipes
-	$(VENV)/bin/ruff check --fix metasynth_hf tests benchmarks builders recipes
+	$(VENV)/bin/ruff format metasynth_hf tests benchmarks builders recipes scripts
+	$(VENV)/bin/ruff check --fix metasynth_hf tests benchmarks builders recipes scripts
 
 bench:
 	$(PY) benchmarks/bench_client_overhead.py

@@ -97,10 +97,7 @@ def plant(kind: str, rng: random.Random, base: str, chain: Markov, evals: list[s
             words[i] = rng.choice(["notably", "in", "several", "often", "the"]) + tail
         return " ".join(words)
     if kind == "artefact":
-        return (
-            rng.choice(["Sure, here is the document.\n\n", '{"document": "', "As an AI model, "])
-            + base
-        )
+        return rng.choice(["Sure, here is the document.\n\n", '{"document": "', "As an AI model, "]) + base
     if kind == "loop":
         line = chain.sentence(rng)
         return "\n".join([line] * 20) + "\n\n" + base
@@ -186,14 +183,10 @@ def run_clean(work: Path, tmp: str) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--words", type=int, default=25_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "metasynth-bench-clean"
-    )
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "metasynth-bench-clean")
     args = parser.parse_args()
     work = args.workdir / f"w{args.words}-s{args.seed}"
     started = time.perf_counter()
@@ -203,14 +196,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         wall, cpu, peak_mb = run_clean(work, tmp)
         report = json.loads(Path(f"{tmp}/out/clean_report.json").read_text())
-        removed = pq.read_table(
-            f"{tmp}/out/removed.parquet", columns=["id", "planted", "clean_rule"]
-        )
+        removed = pq.read_table(f"{tmp}/out/removed.parquet", columns=["id", "planted", "clean_rule"])
         removed_rows = removed.to_pylist()
     rate = info["words"] / wall / 1e6
-    print(
-        f"clean: {wall:.1f}s wall, {cpu:.1f}s CPU ({rate:.2f}M words/s wall), peak RSS {peak_mb:.0f} MB"
-    )
+    print(f"clean: {wall:.1f}s wall, {cpu:.1f}s CPU ({rate:.2f}M words/s wall), peak RSS {peak_mb:.0f} MB")
     print(f"  rule sections (s): {report['seconds_by_section']}; LSH {report['near_dedup_lsh']}")
     found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in removed_rows:

@@ -49,14 +49,10 @@ async def bare(url: str, n: int, in_flight: int) -> float:
 
 
 async def layered(url: str, n: int, in_flight: int, cache_dir: str) -> float:
-    pool = EndpointPool(
-        [EndpointConfig(url=url, model="canned", max_concurrency=in_flight)], RetryConfig()
-    )
+    pool = EndpointPool([EndpointConfig(url=url, model="canned", max_concurrency=in_flight)], RetryConfig())
     model = CachedChatModel(pool, ResponseCache(Path(cache_dir) / f"bench-{in_flight}.sqlite"))
     started = time.perf_counter()
-    await asyncio.gather(
-        *(model.chat(_messages(i), SamplingParams(max_tokens=16, seed=i)) for i in range(n))
-    )
+    await asyncio.gather(*(model.chat(_messages(i), SamplingParams(max_tokens=16, seed=i)) for i in range(n)))
     elapsed = time.perf_counter() - started
     await model.aclose()
     return n / elapsed
@@ -73,9 +69,7 @@ def wait_ready(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--delay-ms", type=float, default=200)
     parser.add_argument("--levels", type=int, nargs="+", default=[32, 64, 256])

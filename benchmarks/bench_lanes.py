@@ -56,9 +56,7 @@ class SimServer:
             text = (
                 '{"action": "final"}'
                 if done >= limit
-                else json.dumps(
-                    {"action": "call_expert", "expert": "domain_expert", "instructions": "Write."}
-                )
+                else json.dumps({"action": "call_expert", "expert": "domain_expert", "instructions": "Write."})
             )
             tokens = 30
         else:
@@ -114,11 +112,7 @@ async def one_setting(args, backend, lanes: int, out: Path) -> dict:
     )  # fmt: skip
     wall = time.monotonic() - started
     records = [json.loads(line) for line in Path(summary.output_file).read_text().splitlines()]
-    seen = [
-        json.loads(r["provenance"])["conditioned_on"]["visible"] / i
-        for i, r in enumerate(records)
-        if i
-    ]
+    seen = [json.loads(r["provenance"])["conditioned_on"]["visible"] / i for i, r in enumerate(records) if i]
     return {
         "lanes": lanes, "docs": summary.documents, "wall_s": round(wall, 2),
         "docs_per_s": round(summary.documents / wall, 3),
@@ -137,12 +131,8 @@ async def main(args) -> None:
     finally:
         await backend.aclose()
     base = rows[0]["docs_per_s"]
-    print(
-        f"backend={args.backend} method={args.method} docs={args.num_docs} max_tokens={args.max_tokens}"
-    )
-    print(
-        f"{'lanes':>5} {'wall_s':>8} {'docs/s':>8} {'speedup':>8} {'effic.':>7} {'sees':>6} {'blind':>6}"
-    )
+    print(f"backend={args.backend} method={args.method} docs={args.num_docs} max_tokens={args.max_tokens}")
+    print(f"{'lanes':>5} {'wall_s':>8} {'docs/s':>8} {'speedup':>8} {'effic.':>7} {'sees':>6} {'blind':>6}")
     for row in rows:
         speedup = row["docs_per_s"] / base
         print(
@@ -154,23 +144,17 @@ async def main(args) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("sim", "local", "endpoint"), default="sim")
     parser.add_argument("--url", help="endpoint base URL (--backend endpoint)")
     parser.add_argument("--model", default="tgi", help="endpoint model name")
     parser.add_argument("--method", default="metasynth")
     parser.add_argument("--num-docs", type=int, default=32)
-    parser.add_argument(
-        "--lanes", default="1,2,4,8,16", type=lambda s: [int(x) for x in s.split(",")]
-    )
+    parser.add_argument("--lanes", default="1,2,4,8,16", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--capacity", type=int, default=64, help="sim: calls served at once")
     parser.add_argument("--token-ms", type=float, default=2.0, help="sim: time per generated token")
-    parser.add_argument(
-        "--prefill-ms", type=float, default=20.0, help="sim: time per call before tokens"
-    )
+    parser.add_argument("--prefill-ms", type=float, default=20.0, help="sim: time per call before tokens")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     return parser.parse_args(argv)
 

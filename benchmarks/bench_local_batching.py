@@ -41,9 +41,7 @@ TOPICS = [
 
 
 def _messages(i: int) -> list[dict]:
-    return [
-        {"role": "user", "content": f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}."}
-    ]
+    return [{"role": "user", "content": f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}."}]
 
 
 async def run_mixed(
@@ -77,9 +75,7 @@ def mixed(model: LocalChatModel, n: int, max_tokens: int) -> None:
     print(f"ratio mixed/per-setting: {one / split:.2f}x")
 
 
-async def run(
-    model: LocalChatModel, n: int, params: SamplingParams, concurrent: bool
-) -> tuple[float, int]:
+async def run(model: LocalChatModel, n: int, params: SamplingParams, concurrent: bool) -> tuple[float, int]:
     started = time.perf_counter()
     if concurrent:
         replies = await asyncio.gather(*(model.chat(_messages(i), params) for i in range(n)))
@@ -91,9 +87,7 @@ async def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--model", default="smollm2")

@@ -72,16 +72,10 @@ def compare_lexical(texts: list[str], homog_docs: int) -> list[dict]:
     )
     ours, t_ours = _timed(lexical.ngram_diversity_score, texts)
     ref, t_ref = _timed(diversity.ngram_diversity_score, texts, 4)
-    rows.append(
-        dict(
-            metric="ngram_diversity (n=1..4)", ours=ours, reference=ref, t_ours=t_ours, t_ref=t_ref
-        )
-    )
+    rows.append(dict(metric="ngram_diversity (n=1..4)", ours=ours, reference=ref, t_ours=t_ours, t_ref=t_ref))
     ours, t_ours = _timed(lexical.self_repetition, texts)
     ref, t_ref = _timed(diversity.self_repetition_score, texts, verbose=False)
-    rows.append(
-        dict(metric="self_repetition", ours=ours, reference=ref, t_ours=t_ours, t_ref=t_ref)
-    )
+    rows.append(dict(metric="self_repetition", ours=ours, reference=ref, t_ours=t_ours, t_ref=t_ref))
     stats, t_ours = _timed(lexical.lexical_stats, texts)
     rows.append(
         dict(
@@ -161,9 +155,7 @@ def print_rows(rows: list[dict]) -> None:
     def fmt(v):
         return "-" if v is None else f"{v:.4f}"
 
-    print(
-        f"{'metric':52} {'ours':>9} {'reference':>10} {'ours s':>9} {'ref s':>10} {'speed-up':>9}"
-    )
+    print(f"{'metric':52} {'ours':>9} {'reference':>10} {'ours s':>9} {'ref s':>10} {'speed-up':>9}")
     for r in rows:
         ratio = f"{r['t_ref'] / r['t_ours']:.1f}x" if r["t_ref"] and r["t_ours"] else "-"
         t_ref = "-" if r["t_ref"] is None else f"{r['t_ref']:.2f}"
@@ -181,9 +173,7 @@ class _PhaseMemory(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "%s: %.1f s":
-            self.peaks[str(record.args[0])] = (
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            )
+            self.peaks[str(record.args[0])] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(corpus: Path, reference: Path, config_json: str) -> None:
@@ -229,31 +219,23 @@ def all_metrics(tokens: int, cache_dir: Path, config) -> dict:
 
 def _print_run(tokens: int, run: dict) -> None:
     print(f"\nall metrics at {tokens:,} tokens ({run['documents']} documents):")
-    print(
-        f"  wall {run['wall_s']} s, peak RSS {run['peak_rss_mb']} MB; phases (s): {run['timings_s']}"
-    )
+    print(f"  wall {run['wall_s']} s, peak RSS {run['peak_rss_mb']} MB; phases (s): {run['timings_s']}")
     print(f"  peak RSS after phase (MB): {run['peak_rss_mb_after_phase']}")
     print(f"  values: { {k: round(v, 4) for k, v in run['values'].items()} }")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=1_000_000)
     parser.add_argument("--full-scale", action="store_true", help="also run at --full-tokens")
     parser.add_argument("--full-tokens", type=int, default=25_000_000)
     parser.add_argument("--full-metrics", help="metric groups at full scale (default: all)")
-    parser.add_argument(
-        "--full-embedding-sample", type=int, help="embedding_sample at full scale (CPU bound)"
-    )
+    parser.add_argument("--full-embedding-sample", type=int, help="embedding_sample at full scale (CPU bound)")
     parser.add_argument("--homogenization-ref-docs", type=int, default=30)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/metasynth_bench"))
     parser.add_argument("--out", type=Path, help="write all figures as JSON here")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (1: shared)")
-    parser.add_argument(
-        "--skip-small-run", action="store_true", help="no all-metrics run at --tokens"
-    )
+    parser.add_argument("--skip-small-run", action="store_true", help="no all-metrics run at --tokens")
     parser.add_argument("--skip-comparison", action="store_true", help="no per-metric ratios")
     parser.add_argument("--embedding-cache", type=Path, help="reuse this embedding cache")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)

@@ -40,9 +40,7 @@ def make_app(delay_s: float) -> web.Application:
         return web.Response(text=json.dumps(reply), content_type="application/json")
 
     async def models(_request: web.Request) -> web.Response:
-        return web.json_response(
-            {"object": "list", "data": [{"id": "canned", "owned_by": "bench"}]}
-        )
+        return web.json_response({"object": "list", "data": [{"id": "canned", "owned_by": "bench"}]})
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)

@@ -100,16 +100,12 @@ class MetaSynthConfig(datasets.BuilderConfig):
         try:
             return RunConfig.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(
-                format_validation_error(exc, source=f"builder config {self.name!r}")
-            ) from exc
+            raise ConfigError(format_validation_error(exc, source=f"builder config {self.name!r}")) from exc
 
 
 def _default_configs() -> list[MetaSynthConfig]:
     configs = [
-        MetaSynthConfig(
-            name="finance", domain="finance", description="MetaSynth, keyword seeds, finance."
-        ),
+        MetaSynthConfig(name="finance", domain="finance", description="MetaSynth, keyword seeds, finance."),
         MetaSynthConfig(
             name="biomedicine",
             domain="biomedicine",
@@ -200,9 +196,7 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
     def _part_configs(self, run: RunConfig, work: Path, parts: int) -> list[RunConfig]:
         k, n = run.shard_index, run.num_shards
         return [
-            run.model_copy(
-                update={"output_dir": work, "shard_index": k + n * j, "num_shards": n * parts}
-            )
+            run.model_copy(update={"output_dir": work, "shard_index": k + n * j, "num_shards": n * parts})
             for j in range(parts)
         ]
 
@@ -241,9 +235,7 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
         try:
             config = CleanConfig.model_validate(self.config.clean)
         except ValidationError as exc:
-            raise ConfigError(
-                format_validation_error(exc, source="builder config field 'clean'")
-            ) from exc
+            raise ConfigError(format_validation_error(exc, source="builder config field 'clean'")) from exc
         result = clean_corpus(rows, config)
         with (work / "removed.jsonl").open("w", encoding="utf-8") as fh:
             for row in result.removed:
@@ -257,9 +249,7 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
         try:
             config = MetricsConfig.model_validate(self.config.stats or {})
         except ValidationError as exc:
-            raise ConfigError(
-                format_validation_error(exc, source="builder config field 'stats'")
-            ) from exc
+            raise ConfigError(format_validation_error(exc, source="builder config field 'stats'")) from exc
         report = diversity_report([r["text"] for r in rows], config=config, name=self.config.name)
         (self.work_dir() / "diversity.json").write_text(json.dumps(report, indent=2))
         return report

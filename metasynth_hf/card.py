@@ -50,9 +50,7 @@ def token_histogram(counts: list[int], bins: int = 8) -> list[dict[str, Any]]:
     rows = []
     for i, n in enumerate(tally):
         start = low + i * width
-        rows.append(
-            {"range": f"{start}–{start + width - 1}", "count": n, "bar": "█" * round(20 * n / peak)}
-        )
+        rows.append({"range": f"{start}–{start + width - 1}", "count": n, "bar": "█" * round(20 * n / peak)})
     return rows
 
 
@@ -64,9 +62,7 @@ def diversity_markdown(reports: Mapping[str, dict]) -> str:
         metrics += [m for m in report.get("metrics", {}) if m not in metrics]
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for metric in metrics:
-        direction = next(
-            r["metrics"][metric]["direction"] for r in reports.values() if metric in r["metrics"]
-        )
+        direction = next(r["metrics"][metric]["direction"] for r in reports.values() if metric in r["metrics"])
         cells = []
         for name in names:
             entry = reports[name]["metrics"].get(metric)
@@ -81,9 +77,7 @@ def _headline_metrics(reports: Mapping[str, dict], main: str | None) -> dict[str
     if not reports:
         return {}
     report = reports.get(main) or next(iter(reports.values()))
-    return {
-        k: v["value"] for k, v in report.get("metrics", {}).items() if v.get("value") is not None
-    }
+    return {k: v["value"] for k, v in report.get("metrics", {}).items() if v.get("value") is not None}
 
 
 def build_card(

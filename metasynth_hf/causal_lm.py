@@ -67,9 +67,7 @@ def trainable_checkpoint(reference: str, cache_dir: str | Path | None = None) ->
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         _convert(gguf_path, staging)
-        staging.chmod(
-            0o755
-        )  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
         try:
             staging.rename(target)
         except OSError:  # another process finished first: its copy is just as good
@@ -90,9 +88,7 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     # Every GGUF load re-parses the whole file (~15 s for SmolLM2 on a busy CPU): load the
     # model and the tokenizer once each and take the config from the loaded model.
     try:
-        quantized = AutoModelForCausalLM.from_pretrained(
-            directory, gguf_file=name, dtype=torch.float32
-        )
+        quantized = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load GGUF model {gguf_path}: {exc}") from exc
@@ -106,8 +102,7 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
         raise ConfigError(
-            f"GGUF weights of {gguf_path} do not match its config: missing {missing}, "
-            f"unexpected {unexpected}"
+            f"GGUF weights of {gguf_path} do not match its config: missing {missing}, unexpected {unexpected}"
         )
     diff = _logit_difference(quantized, model, tokenizer)
     if diff > MAX_LOGIT_DIFF:

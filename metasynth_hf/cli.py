@@ -77,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"metasynth-hf {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
-    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in _available().items():
         sub_parser = sub.add_parser(
@@ -107,10 +105,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _quiet_library_output(args.verbose)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except MetaSynthError as exc:
         print(f"metasynth {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:  # an import no extra guards: still one line, with the fix
+        print(
+            f"metasynth {args.command}: error: the Python module {exc.name!r} is not installed; "
+            "pip install 'metasynth-hf[all]' (or the extra this command's docs name)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(
@@ -118,6 +124,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _quiet_library_output(verbose: int) -> None:
+    """Progress bars and logs that are not ours (parquet export, index flattening, llama.cpp's
+    graph dumps) only with -v; ours stay."""
+    if verbose:
+        logging.getLogger("llama-cpp-python").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
+        return
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a core dependency
+        return
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
 
 
 if __name__ == "__main__":

@@ -65,12 +65,8 @@ class StopConfig(_Strict):
     """When a document is done, whether or not the conductor said FINAL."""
 
     max_turns: int = Field(8, ge=1, description="Conductor turns per document.")
-    max_doc_tokens: int = Field(
-        6000, ge=1, description="Completion tokens per document, all calls together."
-    )
-    max_words: int | None = Field(
-        None, ge=1, description="Hard cap on a document's words (cut at a sentence end)."
-    )
+    max_doc_tokens: int = Field(6000, ge=1, description="Completion tokens per document, all calls together.")
+    max_words: int | None = Field(None, ge=1, description="Hard cap on a document's words (cut at a sentence end).")
     strict_final: bool = Field(
         False,
         description="Raise instead of assembling the best draft when no FINAL comes in max_turns.",
@@ -158,9 +154,7 @@ class RunConfig(_Strict):
     stop: StopConfig = Field(default_factory=StopConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     instance_table: InstanceTableConfig = Field(default_factory=InstanceTableConfig)
-    expert_set: tuple[str, ...] = Field(
-        DEFAULT_EXPERTS, description="Experts the conductor may call."
-    )
+    expert_set: tuple[str, ...] = Field(DEFAULT_EXPERTS, description="Experts the conductor may call.")
     required_experts: tuple[str, ...] | None = Field(
         None,
         description="Experts that must have run before a FINAL is accepted "
@@ -176,9 +170,7 @@ class RunConfig(_Strict):
         "approx", description="num_tokens: 'approx' (chars/4) or a tokenizer ('smollm2', path, id)."
     )
     prompts_dir: Path | None = Field(None, description="Your own prompt folder (default: shipped).")
-    cache_path: Path | None = Field(
-        None, description="Response cache (default: OUT/llm_cache.sqlite)."
-    )
+    cache_path: Path | None = Field(None, description="Response cache (default: OUT/llm_cache.sqlite).")
     output_dir: Path = Path("corpus")
     shard_index: int = Field(0, ge=0)
     num_shards: int = Field(1, ge=1)
@@ -188,14 +180,10 @@ class RunConfig(_Strict):
         if self.num_docs is None and self.target_tokens is None:
             raise ValueError("give num_docs, target_tokens or both (how much to generate)")
         if self.shard_index >= self.num_shards:
-            raise ValueError(
-                f"shard_index: must be below num_shards={self.num_shards}, got {self.shard_index}"
-            )
+            raise ValueError(f"shard_index: must be below num_shards={self.num_shards}, got {self.shard_index}")
         missing = [e for e in self.required_experts or () if e not in self.expert_set]
         if missing:
-            raise ValueError(
-                f"required_experts: {missing} are not in expert_set {list(self.expert_set)}"
-            )
+            raise ValueError(f"required_experts: {missing} are not in expert_set {list(self.expert_set)}")
         if self.method == "template_icl" and self.seeds.kind != "topic_aware":
             raise ValueError(
                 "method template_icl shows real documents as exemplars: set seeds.kind: "
@@ -204,9 +192,7 @@ class RunConfig(_Strict):
         if "domain_expert" not in self.expert_set:
             raise ValueError("expert_set: must include domain_expert (it writes the document)")
         if len(set(self.expert_set)) != len(self.expert_set):
-            raise ValueError(
-                f"expert_set: each expert must appear once, got {list(self.expert_set)}"
-            )
+            raise ValueError(f"expert_set: each expert must appear once, got {list(self.expert_set)}")
         return self
 
     @property

@@ -41,9 +41,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {path} must hold a mapping of fields, got {type(data).__name__}"
-        )
+        raise ConfigError(f"config file {path} must hold a mapping of fields, got {type(data).__name__}")
     return data
 
 

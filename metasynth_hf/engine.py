@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from metasynth_hf.config import RunConfig, fingerprint, fingerprint_fields
+from metasynth_hf.llm.accounting import UsageMeter
 from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.scaffold.context import RunContext
 from metasynth_hf.scaffold.instance_table import InstanceTable
@@ -95,14 +96,12 @@ def positions_for(config: RunConfig) -> int | None:
     return max(0, math.ceil((config.num_docs - k) / n))
 
 
-def build_models(config: RunConfig, roles: tuple[str, ...]):
+def build_models(config: RunConfig, roles: tuple[str, ...], meter=None):
     """RoleModels for the producer's roles: conductor on `conductor`, the rest on `experts`."""
     from metasynth_hf.llm.factory import RoleModels
 
-    configs = {
-        role: config.conductor if role == "conductor" else config.expert_model for role in roles
-    }
-    return RoleModels(configs, cache_path=config.resolved_cache_path)
+    configs = {role: config.conductor if role == "conductor" else config.expert_model for role in roles}
+    return RoleModels(configs, cache_path=config.resolved_cache_path, meter=meter)
 
 
 def _expand(seeder, entry: InstanceEntry) -> None:
@@ -120,11 +119,13 @@ async def generate(
     models: Mapping[str, ChatModel] | None = None,
     seeder: Any = None,
     on_record: Callable[[Record, Progress], None] | None = None,
+    meter: UsageMeter | None = None,
 ) -> RunSummary:
     """Generate (or resume) this config's shard; returns and writes the run summary.
 
     `models` maps role -> ChatModel (default: built from the config, with the response
-    cache); `seeder` overrides the one built from `config.seeds`.
+    cache); `seeder` overrides the one built from `config.seeds`; `meter` receives every
+    call's cost as it happens (the CLI shows live calls and tokens/s from it).
     """
     started = time.monotonic()
     prompts = PromptSet(config.prompts_dir)
@@ -139,8 +140,10 @@ async def generate(
     existing = shard.load(lambda p: config.doc_id(k + p * n))
     summary = RunSummary(k, n, str(shard.path), fp)
     owned = models is None
-    ctx.models = build_models(config, producer.roles) if owned else models
+    ctx.models = build_models(config, producer.roles, meter) if owned else models
     try:
+        if owned:
+            await ctx.models.check_reachable()
         await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
     except BaseException as exc:
         summary.error = f"{type(exc).__name__}: {exc}"

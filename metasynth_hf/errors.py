@@ -35,8 +35,10 @@ class CacheError(MetaSynthError):
     """The response cache file is corrupt, foreign or unwritable."""
 
 
-def missing_dependency(package: str, extra: str) -> ImportError:
+class MissingDependencyError(MetaSynthError, ImportError):
+    """An optional dependency is absent; the message names the extra that installs it."""
+
+
+def missing_dependency(package: str, extra: str) -> MissingDependencyError:
     """The ImportError to raise when an optional dependency is absent."""
-    return ImportError(
-        f"{package} is required for this feature: pip install 'metasynth-hf[{extra}]'"
-    )
+    return MissingDependencyError(f"{package} is required for this feature: pip install 'metasynth-hf[{extra}]'")

@@ -43,9 +43,7 @@ def check_repo_id(repo_id: str) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise ConfigError(
-            f"--repo-id {repo_id!r} is not a valid Hub repo id ({exc}); use 'user/name'"
-        ) from exc
+        raise ConfigError(f"--repo-id {repo_id!r} is not a valid Hub repo id ({exc}); use 'user/name'") from exc
     if "/" not in repo_id:
         raise ConfigError(f"--repo-id {repo_id!r} needs a namespace: 'user/name' or 'org/name'")
     return repo_id
@@ -54,9 +52,7 @@ def check_repo_id(repo_id: str) -> str:
 def require_token(token: str | None = None) -> str:
     token = token or get_token()
     if not token:
-        raise ConfigError(
-            "no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again"
-        )
+        raise ConfigError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again")
     return token
 
 
@@ -89,9 +85,7 @@ def gather_facts(out_dir: Path) -> dict[str, Any]:
         "fallbacks": sum(s.get("fallbacks", 0) for s in summaries),
     }
     if (out_dir / RUN_CONFIG_FILE).is_file():
-        facts["reproduce"] = (
-            f"metasynth generate --config {RUN_CONFIG_FILE} --out {shlex.quote(out_dir.name)}"
-        )
+        facts["reproduce"] = f"metasynth generate --config {RUN_CONFIG_FILE} --out {shlex.quote(out_dir.name)}"
     return facts
 
 
@@ -141,9 +135,7 @@ def comparison_section(results: Path, staging: Path) -> str:
 def _writable(folder: Path) -> None:
     target = folder if folder.exists() else folder.parent
     if not os.access(target, os.W_OK):
-        raise ConfigError(
-            f"staging folder {folder} is not writable; pass --staging-dir to a writable place"
-        )
+        raise ConfigError(f"staging folder {folder} is not writable; pass --staging-dir to a writable place")
 
 
 def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: str | None = None,
@@ -176,19 +168,13 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
                 shutil.copy2(out_dir / name, staging / name)
         cleaning = {}
         if (out_dir / "clean_report.json").is_file():
-            cleaning = json.loads((out_dir / "clean_report.json").read_text()).get(
-                "removed_by_rule", {}
-            )
+            cleaning = json.loads((out_dir / "clean_report.json").read_text()).get("removed_by_rule", {})
         card = build_card(gather_facts(out_dir), [r.num_tokens for r in records], reports=reports,
                           plots=plots, cleaning=cleaning, repo_id=repo_id,
                           comparison=comparison)  # fmt: skip
         card.save(str(staging / "README.md"))
     except OSError as exc:
-        hint = (
-            "the disk is full; free space or use --staging-dir"
-            if exc.errno == errno.ENOSPC
-            else str(exc)
-        )
+        hint = "the disk is full; free space or use --staging-dir" if exc.errno == errno.ENOSPC else str(exc)
         raise ConfigError(f"cannot write the staging folder {staging}: {hint}") from exc
     return staging
 

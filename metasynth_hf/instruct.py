@@ -56,9 +56,7 @@ def load_sources(source: str) -> list[SeedDocument]:
                     rec = Record.from_json(line)
                 except ValueError:
                     continue  # a torn last line of a run still going; skip it
-                rows.append(
-                    (rec.provenance_dict["doc_index"], SeedDocument(rec.id, rec.text, rec.topic))
-                )
+                rows.append((rec.provenance_dict["doc_index"], SeedDocument(rec.id, rec.text, rec.topic)))
         return [doc for _, doc in sorted(rows, key=lambda r: r[0]) if doc.text.strip()]
     from metasynth_hf.seeds.corpus import load_corpus
 
@@ -85,9 +83,7 @@ class InstructProducer:
         outputs = {r.output for r in self.experts.values()}
         self.artifacts = {k: v for k, v in ARTIFACTS.items() if k == "document" or k in outputs}
         if "instruction" not in outputs:
-            raise ConfigError(
-                "instruct.experts: must include question_editor (writes the instruction)"
-            )
+            raise ConfigError("instruct.experts: must include question_editor (writes the instruction)")
         self.fixed_order = self._fixed_order(icfg.rounds)
         # the conductor picks the evolution steps; FINAL waits for the instruction's rounds
         first = ("doc_transform",) if "doc_transform" in self.experts else ()
@@ -143,9 +139,7 @@ class InstructProducer:
                                               source="bookkeeping", bookkeeping=True, attempt=attempt)  # fmt: skip
             if not is_degenerate(response):
                 break
-            trace.fallback(
-                turn, "empty or degenerate response; asked again", raw=response, action="retry"
-            )
+            trace.fallback(turn, "empty or degenerate response; asked again", raw=response, action="retry")
         text = ctx.prompts.render("instruct/render", instruction=instruction, response=response)
         entry = InstanceEntry(index=index, id=cfg.doc_id(index), topic=source.topic or "",
                               category="instruction", summary=excerpt(instruction, 300),

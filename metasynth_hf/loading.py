@@ -26,9 +26,7 @@ def _script_path(path: str | Path) -> Path:
     if path.is_dir():
         script = path / f"{path.resolve().name}.py"
         if not script.is_file():
-            raise ConfigError(
-                f"{path} holds no {script.name}: point at a builder script or its folder"
-            )
+            raise ConfigError(f"{path} holds no {script.name}: point at a builder script or its folder")
         return script
     if path.suffix == ".py" and path.is_file():
         return path

@@ -74,9 +74,7 @@ def merged_records(out_dirs: Iterable[str | Path]) -> list[Record]:
     prints = {d: read_fingerprint(d) for d in dirs}
     if len(set(prints.values())) > 1:
         listing = ", ".join(f"{d}: {fp}" for d, fp in prints.items())
-        raise ConfigError(
-            f"output dirs hold different runs ({listing}); merge only shards of one run"
-        )
+        raise ConfigError(f"output dirs hold different runs ({listing}); merge only shards of one run")
     counts = {n for d in dirs for _, n, _ in shard_files(d)}
     if len(counts) > 1:
         raise ConfigError(f"shards split N ways with different N {sorted(counts)}; merge one split")
@@ -85,9 +83,7 @@ def merged_records(out_dirs: Iterable[str | Path]) -> list[Record]:
         for _, _, path in shard_files(d):
             for record in iter_shard(path):
                 if record.id in by_id and by_id[record.id] != record:
-                    raise ConfigError(
-                        f"document {record.id} appears twice with different text ({path})"
-                    )
+                    raise ConfigError(f"document {record.id} appears twice with different text ({path})")
                 by_id[record.id] = record
     return sorted(by_id.values(), key=doc_index)
 
@@ -96,9 +92,7 @@ def as_row(record: Record) -> dict[str, Any]:
     return {name: getattr(record, name) for name in RECORD_FIELDS}
 
 
-def write_parquet(
-    records: list[Record], out_dir: str | Path, *, rows_per_file: int = 50_000
-) -> list[Path]:
+def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
     """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split."""
     import datasets
 

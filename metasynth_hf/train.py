@@ -39,9 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`metasynth train`: a recipe plus TRL options (kept light: no torch import here)."""
     parser.description = (parser.description or "") + "\n\n" + USAGE_NOTE
     parser.add_argument("--config", required=True, help="recipe YAML, e.g. recipes/tiny/cpt.yaml")
-    parser.add_argument(
-        "trl_args", nargs=argparse.REMAINDER, help="TRL/transformers options after `--`"
-    )
+    parser.add_argument("trl_args", nargs=argparse.REMAINDER, help="TRL/transformers options after `--`")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     _checkpoint_for(model_args, training_args)
     _model_init_kwargs(model_args, training_args)
     with training_args.main_process_first(desc="loading the corpus"):
-        corpus = load_corpus(
-            script_args, mixture_args, training_args.dataset_text_field, training_args.seed
-        )
+        corpus = load_corpus(script_args, mixture_args, training_args.dataset_text_field, training_args.seed)
     if training_args.eval_strategy != "no" and "test" not in corpus:
         raise ConfigError(
             f"eval_strategy={training_args.eval_strategy.value}: there is no held-out split to "
@@ -138,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     trainer.save_state()
-    _evaluate_and_summarise(
-        trainer, corpus, {"train_loss": result.training_loss, **throughput.summary}
-    )
+    _evaluate_and_summarise(trainer, corpus, {"train_loss": result.training_loss, **throughput.summary})
     if training_args.push_to_hub:
         trainer.push_to_hub()
     trainer.accelerator.end_training()

@@ -46,9 +46,8 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     while parent is not None:
         if isinstance(parent, ast.ExceptHandler) and _catches_import_error(parent):
             return True
-        if isinstance(parent, ast.Try) and child in parent.body:
-            if any(_catches_import_error(h) for h in parent.handlers):
-                return True
+        if isinstance(parent, ast.Try) and child in parent.body and any(map(_catches_import_error, parent.handlers)):
+            return True
         child, parent = parent, parents.get(parent)
     return False
 

@@ -33,9 +33,7 @@ def config_of(argv: list[str]) -> RunConfig:
 def test_flags_override_the_yaml_file(tmp_path):
     yaml_file = tmp_path / "run.yaml"
     yaml_file.write_text("num_docs: 5\nlanes: 3\nseed: 7\nstop: {max_turns: 9}\n")
-    config = config_of(
-        ["--config", str(yaml_file), "--lanes", "2", "--max-turns", "4", "--out", "x"]
-    )
+    config = config_of(["--config", str(yaml_file), "--lanes", "2", "--max-turns", "4", "--out", "x"])
     assert (config.num_docs, config.lanes, config.seed, config.stop.max_turns) == (5, 2, 7, 4)
     assert str(config.output_dir) == "x"
 
@@ -94,9 +92,7 @@ def test_real_server_run_resume_and_extend(llama_server, tmp_path):
     done = cli(*base, "--num-docs", "2", "--lanes", "2")
     result = json.loads(done.stdout)
     assert (result["documents"], result["generated"], result["calls"]) == (2, 2, 2)
-    records = [
-        json.loads(line) for line in (out / "shard-00000-of-00001.jsonl").read_text().splitlines()
-    ]
+    records = [json.loads(line) for line in (out / "shard-00000-of-00001.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == [
         "finance-template-s0-0000000",
         "finance-template-s0-0000001",
@@ -174,7 +170,37 @@ def test_progress_bar_reports_docs_and_tokens_per_second(llama_server, tmp_path)
         "1",
     ]
     done = cli(*argv, "--set", "expert_sampling.max_tokens=16")
-    assert "1/1" in done.stderr and "tok_s=" in done.stderr
+    assert "1/1" in done.stderr and "calls 1 (+0 running)" in done.stderr and "tok/s" in done.stderr
+    # the closing lines say what was made and where
+    assert "Made 1 template documents" in done.stderr and str(tmp_path) in done.stderr
+
+
+@pytest.mark.slow
+def test_progress_shows_calls_in_flight_before_the_first_document(llama_server, tmp_path):
+    from tests.support.fault_proxy import FaultProxy
+
+    # the reachability probe passes at once; the call (and its server-kind probes) is slow
+    with FaultProxy(llama_server.url, [("pass",)] + [("slow", 1.5)] * 4) as proxy:
+        done = cli("--method", "template", "--endpoint", proxy.url, "--out", str(tmp_path), "--num-docs", "1",
+                   "--set", "expert_sampling.max_tokens=8", "--set", "conductor.retry.max_attempts=1")  # fmt: skip
+    before_first = done.stderr.split("1/1")[0]
+    assert "calls 0 (+1 running)" in before_first, done.stderr[-2000:]
+
+
+def test_a_closed_port_fails_within_seconds_with_one_line(tmp_path, capsys):
+    from tests.support.fault_proxy import free_port
+
+    started = time.monotonic()
+    code = main(["generate", "--method", "template", "--num-docs", "1", "--no-progress", "--out", str(tmp_path),
+                 "--endpoint", f"http://127.0.0.1:{free_port()}"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and time.monotonic() - started < 15
+    assert len(err) == 1 and "no endpoint accepts connections" in err[0] and "start the server" in err[0]
+
+
+def test_shard_out_of_range_names_the_fix():
+    with pytest.raises(ConfigError, match=r"--shard 3/2: i must be in 0\.\.N-1"):
+        config_of(["--num-docs", "2", "--shard", "3/2"])
 
 
 def test_help_lists_the_examples(capsys):

@@ -15,13 +15,9 @@ def test_merge_two_machine_dirs(tmp_path, capsys):
     b.mkdir()
     (a / "shard-00001-of-00002.jsonl").rename(b / "shard-00001-of-00002.jsonl")
     (b / "fingerprint.json").write_text((a / "fingerprint.json").read_text())
-    assert (
-        main(["merge", str(a), str(b), "--out", str(tmp_path / "out"), "--expect-shards", "2"]) == 0
-    )
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "out"), "--expect-shards", "2"]) == 0
     assert "merged 6 documents" in capsys.readouterr().out
-    ds = datasets.load_dataset(
-        "parquet", data_files=str(tmp_path / "out/data/*.parquet"), split="train"
-    )
+    ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/data/*.parquet"), split="train")
     assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(6)]
 
 

@@ -31,9 +31,7 @@ def _find_words(text: str, phrase: str) -> int:
         end = at + len(phrase)
         before = text[at - 1] if at else " "
         after = text[end] if end < len(text) else " "
-        if not (before.isalnum() and phrase[0].isalnum()) and not (
-            after.isalnum() and phrase[-1].isalnum()
-        ):
+        if not (before.isalnum() and phrase[0].isalnum()) and not (after.isalnum() and phrase[-1].isalnum()):
             return at
         at = text.find(phrase, at + 1)
     return -1
@@ -87,9 +85,7 @@ class ArtefactFilter:
             )
         stripped = text.strip()
         if _is_envelope(stripped):
-            return Verdict(
-                "artefacts.json_fragment", f"JSON envelope: {stripped[:40]!r}...{stripped[-20:]!r}"
-            )
+            return Verdict("artefacts.json_fragment", f"JSON envelope: {stripped[:40]!r}...{stripped[-20:]!r}")
         lines = _JSON_LINE_RE.findall(text)
         if len(lines) >= self.config.min_json_lines:
             return Verdict(

@@ -67,20 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
     parser.add_argument("--hub-config", help="configuration name of a Hub dataset")
-    parser.add_argument(
-        "--text-field", default="text", help="column holding the document (default: text)"
-    )
+    parser.add_argument("--text-field", default="text", help="column holding the document (default: text)")
     parser.add_argument(
         "--id-field",
         default="id",
         help="column holding the record id (default: id; row number if absent)",
     )
-    parser.add_argument(
-        "--max-rows-per-shard", type=int, default=100_000, help="rows per output parquet file"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an earlier result in --out"
-    )
+    parser.add_argument("--max-rows-per-shard", type=int, default=100_000, help="rows per output parquet file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier result in --out")
 
 
 def build_config(path: Path | None, overrides: list[str], eval_sets: list[str]) -> CleanConfig:
@@ -98,9 +92,7 @@ def build_config(path: Path | None, overrides: list[str], eval_sets: list[str]) 
         set_dotted(data, key, value)
     if eval_sets:
         section = data.setdefault("decontamination", {})
-        section["eval_sets"] = list(section.get("eval_sets") or []) + [
-            {"path": p} for p in eval_sets
-        ]
+        section["eval_sets"] = list(section.get("eval_sets") or []) + [{"path": p} for p in eval_sets]
     try:
         return CleanConfig.model_validate(data)
     except ValidationError as exc:

@@ -30,13 +30,9 @@ class NearDedupConfig(_Strict):
 
     enabled: bool = True
     shingle_size: int = Field(5, ge=1, le=32, description="Words per shingle.")
-    threshold: float = Field(
-        0.8, gt=0.0, le=1.0, description="Estimated Jaccard that counts as a duplicate."
-    )
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="Estimated Jaccard that counts as a duplicate.")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
-    seed: int = Field(
-        1, description="Seed of the MinHash permutations (fixed: results are reproducible)."
-    )
+    seed: int = Field(1, description="Seed of the MinHash permutations (fixed: results are reproducible).")
     verify: bool = Field(
         True,
         description="Confirm LSH candidates by their estimated Jaccard; off keeps any band collision.",
@@ -53,14 +49,8 @@ class NearDedupConfig(_Strict):
     def _lsh_shape(self) -> NearDedupConfig:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("set both bands and rows, or neither")
-        if (
-            self.bands is not None
-            and self.rows is not None
-            and self.bands * self.rows > self.num_perm
-        ):
-            raise ValueError(
-                f"bands x rows ({self.bands * self.rows}) must not exceed num_perm ({self.num_perm})"
-            )
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands * self.rows}) must not exceed num_perm ({self.num_perm})")
         return self
 
 
@@ -73,14 +63,8 @@ class LengthConfig(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> LengthConfig:
-        if (
-            self.min_words is not None
-            and self.max_words is not None
-            and self.min_words > self.max_words
-        ):
-            raise ValueError(
-                f"min_words ({self.min_words}) must not exceed max_words ({self.max_words})"
-            )
+        if self.min_words is not None and self.max_words is not None and self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) must not exceed max_words ({self.max_words})")
         return self
 
 
@@ -106,9 +90,7 @@ class RepetitionConfig(_Strict):
     def _sane_ngrams(cls, value: dict[int, float]) -> dict[int, float]:
         for n, frac in value.items():
             if not 1 <= n <= 32 or not 0 <= frac <= 1:
-                raise ValueError(
-                    f"each entry must be n in 1..32 -> fraction in 0..1, got {n}: {frac}"
-                )
+                raise ValueError(f"each entry must be n in 1..32 -> fraction in 0..1, got {n}: {frac}")
         return value
 
 
@@ -116,9 +98,7 @@ class LanguageConfig(_Strict):
     """Keep documents whose detected language is allowed (models ship in the wheels)."""
 
     enabled: bool = True
-    languages: tuple[str, ...] = Field(
-        ("en",), min_length=1, description="ISO 639-1 codes to keep."
-    )
+    languages: tuple[str, ...] = Field(("en",), min_length=1, description="ISO 639-1 codes to keep.")
     backend: Literal["cld2", "langid"] = Field(
         "cld2", description="cld2 (pycld2, fast C++) or langid (py3langid, pure Python, slower)."
     )
@@ -173,12 +153,8 @@ class ArtefactConfig(_Strict):
     """Leftovers of the generation scaffold that must not reach training data."""
 
     enabled: bool = True
-    json_fragment: bool = Field(
-        True, description="JSON objects, key/value lines or ```json fences."
-    )
-    min_json_lines: int = Field(
-        2, ge=1, description='`"key": value` lines that make a JSON fragment.'
-    )
+    json_fragment: bool = Field(True, description="JSON objects, key/value lines or ```json fences.")
+    min_json_lines: int = Field(2, ge=1, description='`"key": value` lines that make a JSON fragment.')
     ai_phrases: tuple[str, ...] = Field(
         DEFAULT_AI_PHRASES,
         description="Case-insensitive substrings of assistant talk; () disables.",

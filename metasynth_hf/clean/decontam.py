@@ -44,9 +44,7 @@ def _rows(cfg: EvalSetConfig) -> list[dict]:
                 lines = file.read_text(encoding="utf-8").splitlines()
                 rows.extend({"text": line} for line in lines if line.strip())
             else:
-                data = datasets.load_dataset(
-                    _BUILDERS[file.suffix], data_files=str(file), split="train"
-                )
+                data = datasets.load_dataset(_BUILDERS[file.suffix], data_files=str(file), split="train")
                 rows.extend(data.to_list())
         return rows
     try:
@@ -65,9 +63,7 @@ def _passages(cfg: EvalSetConfig, rows: list[dict]) -> list[tuple[str, str]]:
     if rows and cfg.fields:
         missing = [f for f in cfg.fields if f not in rows[0]]
         if missing:
-            raise ConfigError(
-                f"eval set {cfg.label}: fields {missing} not found; columns are {sorted(rows[0])}"
-            )
+            raise ConfigError(f"eval set {cfg.label}: fields {missing} not found; columns are {sorted(rows[0])}")
     out = []
     for i, row in enumerate(rows):
         for name in cfg.fields or row.keys():
@@ -75,9 +71,7 @@ def _passages(cfg: EvalSetConfig, rows: list[dict]) -> list[tuple[str, str]]:
             values = value if isinstance(value, list) else [value]
             for j, item in enumerate(values):
                 if isinstance(item, str) and item.strip():
-                    where = f"{cfg.label}#{i}.{name}" + (
-                        f"[{j}]" if isinstance(value, list) else ""
-                    )
+                    where = f"{cfg.label}#{i}.{name}" + (f"[{j}]" if isinstance(value, list) else "")
                     out.append((where, item))
     return out
 
@@ -118,9 +112,7 @@ class Decontaminator:
             if words < self.config.min_ngram:
                 short += 1
                 continue
-            hashes = (
-                full if words >= self.config.ngram else passage_hashes(text, words, self.hasher)[1]
-            )
+            hashes = full if words >= self.config.ngram else passage_hashes(text, words, self.hasher)[1]
             owner = np.full(len(hashes), len(self.locations), dtype=np.int32)
             n = min(words, self.config.ngram)
             grouped.setdefault(n, ([], []))[0].append(hashes)

@@ -104,15 +104,11 @@ class RepetitionFilter:
         for n, limit in sorted(self.config.top_ngram_char_frac.items()):
             frac = top_ngram_char_frac(doc, n, lengths, total)
             if frac > limit:
-                return Verdict(
-                    f"repetition.top_{n}gram", f"top {n}-gram covers {frac:.2f} > {limit}"
-                )
+                return Verdict(f"repetition.top_{n}gram", f"top {n}-gram covers {frac:.2f} > {limit}")
         for n, limit in sorted(self.config.dup_ngram_char_frac.items()):
             frac = dup_ngram_char_frac(doc, n, lengths, total)
             if frac > limit:
-                return Verdict(
-                    f"repetition.dup_{n}gram", f"repeated {n}-grams cover {frac:.2f} > {limit}"
-                )
+                return Verdict(f"repetition.dup_{n}gram", f"repeated {n}-grams cover {frac:.2f} > {limit}")
             if frac == 0.0:
                 break  # no repeated n-gram: no longer one can repeat either
         return None

@@ -96,9 +96,7 @@ class NearDeduplicator:
         best = int(np.argmax(similarity))
         if self.config.verify and similarity[best] < self.config.threshold:
             return None
-        return Verdict(
-            "dedup.near", f"~{similarity[best]:.2f} Jaccard with {self._ids[int(keys[best])]}"
-        )
+        return Verdict("dedup.near", f"~{similarity[best]:.2f} Jaccard with {self._ids[int(keys[best])]}")
 
     def keep(self, doc: Doc) -> None:
         minhash = doc.scratch.pop("minhash", None)

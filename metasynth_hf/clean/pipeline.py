@@ -128,9 +128,7 @@ def _text_of(record: dict, text_field: str, index: int) -> str | None:
         )
     value = record[text_field]
     if value is not None and not isinstance(value, str):
-        raise ConfigError(
-            f"record {index}: {text_field!r} must be a string, got {type(value).__name__}"
-        )
+        raise ConfigError(f"record {index}: {text_field!r} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -150,8 +148,7 @@ def iter_clean(
 def _clean_dataset(data: Any, cleaner: Cleaner, text_field: str, id_field: str) -> CleanResult:
     if text_field not in data.column_names:
         raise ConfigError(
-            f"dataset has no {text_field!r} column (columns: {data.column_names}); "
-            "pass text_field= / --text-field"
+            f"dataset has no {text_field!r} column (columns: {data.column_names}); pass text_field= / --text-field"
         )
     columns = [text_field] + ([id_field] if id_field in data.column_names else [])
     kept_idx = array("q")  # 8 bytes a row, not a Python int each

@@ -19,9 +19,9 @@ WORD_RE = re.compile(r"\w+")
 _MAX_NGRAM = 64
 #: Fixed odd multipliers, one per position in an n-gram (seeded: never change them, or the
 #: decisions of earlier runs stop being reproducible).
-_POSITION_MULT = np.random.default_rng(20250417).integers(
-    1, 2**63, size=_MAX_NGRAM, dtype=np.uint64
-) * np.uint64(2) + np.uint64(1)
+_POSITION_MULT = np.random.default_rng(20250417).integers(1, 2**63, size=_MAX_NGRAM, dtype=np.uint64) * np.uint64(
+    2
+) + np.uint64(1)
 _WORD_CACHE_LIMIT = 2_000_000
 
 

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 from metasynth_hf.config import METHODS, RunConfig
@@ -76,6 +77,10 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
             index, count = (int(x) for x in args.shard.split("/"))
         except ValueError as exc:
             raise ConfigError(f"--shard must look like i/N, e.g. 0/4, got {args.shard!r}") from exc
+        if not 0 <= index < count:
+            raise ConfigError(
+                f"--shard {args.shard}: i must be in 0..N-1 (shards are numbered from 0), e.g. 0/{max(count, 1)}"
+            )
         out["shard_index"], out["num_shards"] = index, count
     if args.endpoint:
         out["conductor.endpoints"] = [{"url": url} for url in args.endpoint]
@@ -88,7 +93,12 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _Bar:
-    """tqdm over documents (or tokens when only target_tokens is known), with tokens/s."""
+    """tqdm over documents (or tokens when only target_tokens is known), with live call counts.
+
+    A slow model can take minutes per document: the postfix is refreshed every second from the
+    usage meter (calls answered, calls in flight, completion tokens/s), so work shows before the
+    first document is published.
+    """
 
     def __init__(self, config: RunConfig, enabled: bool):
         from tqdm.auto import tqdm
@@ -100,25 +110,53 @@ class _Bar:
         if self.by_tokens:
             total = -(-(config.target_tokens or 0) // config.num_shards)
         unit = "tok" if self.by_tokens else "doc"
-        self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr,
+        self.enabled = enabled
+        self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5,
                         desc=f"{config.method} shard {config.shard_index}/{config.num_shards}")  # fmt: skip
+        self.docs = 0
 
     def __call__(self, record, progress) -> None:
         self.bar.update(record.num_tokens if self.by_tokens else 1)
-        rate = progress.generated_tokens / max(progress.elapsed_s, 1e-9)
-        self.bar.set_postfix(docs=progress.published, tokens=progress.tokens, tok_s=f"{rate:.1f}")
+        self.docs = progress.published
+
+    def show(self, meter) -> None:
+        total = meter.total
+        paid = sum(t.completion_tokens for t in meter.by_endpoint.values())
+        elapsed = max(time.monotonic() - meter.started, 1e-9)
+        self.bar.set_postfix_str(
+            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} tok, "
+            f"{paid / elapsed:.1f} tok/s",
+            refresh=True,
+        )
+
+    async def tick(self, meter, every_s: float = 1.0) -> None:
+        while self.enabled:
+            self.show(meter)
+            await asyncio.sleep(every_s)
 
     def close(self) -> None:
         self.bar.close()
 
 
-def run(args: argparse.Namespace) -> int:
+async def _generate(config: RunConfig, bar: _Bar):
     from metasynth_hf.engine import generate
+    from metasynth_hf.llm.accounting import UsageMeter
 
+    meter = UsageMeter()
+    ticker = asyncio.ensure_future(bar.tick(meter))
+    try:
+        return await generate(config, on_record=bar, meter=meter)
+    finally:
+        ticker.cancel()
+        if bar.enabled:
+            bar.show(meter)
+
+
+def run(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides_from(args))
     bar = _Bar(config, enabled=not args.no_progress)
     try:
-        summary = asyncio.run(generate(config, on_record=bar))
+        summary = asyncio.run(_generate(config, bar))
     finally:
         bar.close()
     result = {k: summary.to_dict()[k] for k in (
@@ -155,7 +193,7 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
     if summary.get("error"):
         lines.append(f"  stopped early: {summary['error']}")
-    lines.append("Next: metasynth stats %s --compare OTHER_CORPUS   |   metasynth clean %s --out %s-clean" % (out, out, out))
+    lines.append(f"Next: metasynth stats {out} --compare OTHER_CORPUS   |   metasynth clean {out} --out {out}-clean")
     if config.conductor.backend == "local":
         lines.append(
             "The embedded 135M model is for trying the pipeline without a server: expect weak, chatty text. "
@@ -187,9 +225,7 @@ def _stats(config: RunConfig) -> int:
     try:
         from metasynth_hf.metrics import command as stats
     except ImportError as exc:
-        raise ConfigError(
-            f"--stats needs the metrics module ({exc}); pip install 'metasynth-hf[metrics]'"
-        ) from exc
+        raise ConfigError(f"--stats needs the metrics module ({exc}); pip install 'metasynth-hf[metrics]'") from exc
     parser = argparse.ArgumentParser(prog="metasynth stats")
     stats.add_arguments(parser)
     out = config.output_dir

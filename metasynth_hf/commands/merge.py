@@ -22,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = __doc__.split("\n\n", 1)[1]
     parser.add_argument("dirs", nargs="+", help="output dirs of `metasynth generate` (one run)")
     parser.add_argument("--out", required=True, help="folder for data/*.parquet")
-    parser.add_argument(
-        "--expect-shards", type=int, help="fail unless this many shard files are found"
-    )
+    parser.add_argument("--expect-shards", type=int, help="fail unless this many shard files are found")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
     dirs = [Path(d) for d in args.dirs]
     found = sum(len(shard_files(d)) for d in dirs)
     if args.expect_shards is not None and found != args.expect_shards:
-        raise ConfigError(
-            f"found {found} shard files in {', '.join(map(str, dirs))}, expected {args.expect_shards}"
-        )
+        raise ConfigError(f"found {found} shard files in {', '.join(map(str, dirs))}, expected {args.expect_shards}")
     records = merged_records(dirs)
     out = Path(args.out)
     paths = write_parquet(records, out)

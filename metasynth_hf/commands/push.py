@@ -21,12 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", help="output dir of `metasynth generate`")
     parser.add_argument("--repo-id", required=True, help="Hub dataset repo, user/name")
     parser.add_argument("--private", action="store_true", help="create the repo private")
-    parser.add_argument(
-        "--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)"
-    )
-    parser.add_argument(
-        "--results", help="a `metasynth compare` results file to add to the card, with its plots"
-    )
+    parser.add_argument("--stats-dir", help="folder with diversity.json and plots (default: DIR/stats)")
+    parser.add_argument("--results", help="a `metasynth compare` results file to add to the card, with its plots")
     parser.add_argument("--staging-dir", help="where to stage the upload (default: DIR/hub)")
     parser.add_argument("--dry-run", action="store_true", help="stage only; upload nothing")
 

@@ -33,6 +33,7 @@ class UsageMeter:
         self.started = time.monotonic()
         self.by_role: dict[str, Tally] = defaultdict(Tally)
         self.by_endpoint: dict[str, Tally] = defaultdict(Tally)
+        self.in_flight = 0  # calls sent and not yet answered (progress display)
 
     def record(self, role: str, reply: Reply) -> None:
         self.by_role[role].add(reply)
@@ -75,7 +76,11 @@ class MeteredChatModel:
         return self.inner.model_id
 
     async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
-        reply = await self.inner.chat(messages, params)
+        self.meter.in_flight += 1
+        try:
+            reply = await self.inner.chat(messages, params)
+        finally:
+            self.meter.in_flight -= 1
         self.meter.record(self.role, reply)
         return reply
 

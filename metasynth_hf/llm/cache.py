@@ -52,9 +52,7 @@ class ResponseCache:
             ) from exc
 
     def _check_or_init(self) -> None:
-        tables = {
-            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             with self._db:
                 self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
@@ -89,9 +87,7 @@ class ResponseCache:
             data = json.loads(row[0])
             reply = Reply(**{**data, "usage": Usage(**data["usage"]), "cached": True})
         except (ValueError, TypeError, KeyError) as exc:
-            raise CacheError(
-                f"{self.path}: entry {key[:12]} is corrupt ({exc}); delete the file"
-            ) from exc
+            raise CacheError(f"{self.path}: entry {key[:12]} is corrupt ({exc}); delete the file") from exc
         self.hits += 1
         return reply
 

@@ -20,9 +20,7 @@ class EndpointConfig(_Strict):
     model: str = Field("tgi", description="Model name sent in the request; TGI ignores it.")
     max_concurrency: int = Field(64, ge=1, description="Requests in flight on this endpoint.")
     timeout_s: float = Field(300.0, gt=0, description="Per-request timeout in seconds.")
-    server_kind: ServerKind = Field(
-        "auto", description="Structured-output dialect; 'auto' probes the server once."
-    )
+    server_kind: ServerKind = Field("auto", description="Structured-output dialect; 'auto' probes the server once.")
     api_key_env: str | None = Field(
         None, description="Environment variable holding this endpoint's key (default: HF token)."
     )
@@ -43,12 +41,8 @@ class RetryConfig(_Strict):
     base_delay_s: float = Field(0.5, ge=0)
     max_delay_s: float = Field(30.0, ge=0)
     budget_s: float = Field(600.0, gt=0, description="Give up after this long across attempts.")
-    failures_to_cooldown: int = Field(
-        3, ge=1, description="Consecutive failures that bench an endpoint."
-    )
-    cooldown_s: float = Field(
-        30.0, ge=0, description="How long a benched endpoint rests before a probe."
-    )
+    failures_to_cooldown: int = Field(3, ge=1, description="Consecutive failures that bench an endpoint.")
+    cooldown_s: float = Field(30.0, ge=0, description="How long a benched endpoint rests before a probe.")
 
 
 class ModelConfig(_Strict):
@@ -67,6 +61,7 @@ class ModelConfig(_Strict):
     context_tokens: int = Field(
         4096, ge=256, description="Embedded model: context length of each sequence (prompt + reply)."
     )
+    grammar: bool = Field(True, description="Embedded model: decode calls that carry a JSON schema under its grammar.")
     threads: int | None = Field(
         None, ge=1, description="Embedded model: llama.cpp threads (default: the cores this process may use)."
     )

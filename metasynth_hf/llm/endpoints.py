@@ -20,7 +20,7 @@ from metasynth_hf.errors import EndpointError
 from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
 from metasynth_hf.llm.config import EndpointConfig, RetryConfig
 from metasynth_hf.llm.errors_http import Failure, classify
-from metasynth_hf.llm.http import allow_endpoint
+from metasynth_hf.llm.http import allow_endpoint, httpx, new_async_client
 from metasynth_hf.llm.structured import detect_server_kind, response_format_for
 
 logger = logging.getLogger(__name__)
@@ -34,9 +34,7 @@ class Endpoint:
         self.retry = retry
         allow_endpoint(config.url)
         token = os.environ.get(config.api_key_env) if config.api_key_env else get_token()
-        self.client = AsyncInferenceClient(
-            base_url=config.url, token=token, timeout=config.timeout_s
-        )
+        self.client = AsyncInferenceClient(base_url=config.url, token=token, timeout=config.timeout_s)
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0
         self.consecutive_failures = 0
@@ -80,9 +78,7 @@ class Endpoint:
             async with self._kind_lock:
                 if self.server_kind is None:
                     self.server_kind = await detect_server_kind(self.url)
-                    logger.info(
-                        "endpoint %s speaks %s structured output", self.url, self.server_kind
-                    )
+                    logger.info("endpoint %s speaks %s structured output", self.url, self.server_kind)
         return self.server_kind
 
     async def send(self, messages: list[Message], params: SamplingParams) -> Reply:
@@ -200,26 +196,21 @@ class EndpointPool:
         raise AssertionError("unreachable: the loop returns or raises")
 
     @staticmethod
-    def _drop_structured_output(
-        endpoint: Endpoint, failure: Failure, params: SamplingParams
-    ) -> bool:
+    def _drop_structured_output(endpoint: Endpoint, failure: Failure, params: SamplingParams) -> bool:
         """A server that rejects our response_format still answers plain requests."""
         if failure.status not in (400, 422) or not params.json_schema:
             return False
         if endpoint.server_kind == "none":
             return False
         logger.warning(
-            "endpoint %s rejected structured output (%s); sending plain requests and parsing "
-            "replies tolerantly",
+            "endpoint %s rejected structured output (%s); sending plain requests and parsing replies tolerantly",
             endpoint.url,
             failure.label,
         )
         endpoint.server_kind = "none"
         return True
 
-    def _error(
-        self, endpoint: Endpoint, failure: Failure, attempts: int, exc: Exception
-    ) -> EndpointError:
+    def _error(self, endpoint: Endpoint, failure: Failure, attempts: int, exc: Exception) -> EndpointError:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         if failure.retryable:
             what = f"gave up after {attempts} attempt(s) within the retry budget"
@@ -244,6 +235,33 @@ class EndpointPool:
     def stats(self) -> dict[str, dict[str, int]]:
         return {e.url: {"sent": e.sent, "in_flight": e.in_flight} for e in self.endpoints}
 
+    async def check_reachable(self, timeout_s: float = 5.0) -> None:
+        """Before the first call: fail in seconds when no endpoint accepts a connection at all.
+
+        Any HTTP answer counts as reachable (a loading TGI answers 503): the retry policy is
+        for failures during the run. Unreachable ones among reachable ones are only logged.
+        """
+        results = await asyncio.gather(*(_connect_error(e.url, timeout_s) for e in self.endpoints))
+        down = [f"{e.url} ({err})" for e, err in zip(self.endpoints, results, strict=True) if err]
+        if len(down) == len(self.endpoints):
+            raise EndpointError(
+                f"no endpoint accepts connections: {'; '.join(down)}; start the server or fix the endpoint url"
+            )
+        for item in down:
+            logger.warning("endpoint %s is unreachable; the others take its load", item)
+
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
             await endpoint.client.close()
+
+
+async def _connect_error(url: str, timeout_s: float) -> str | None:
+    """None if `url` answers HTTP at all, else why not (refused, timed out, unknown host)."""
+    async with new_async_client() as client:
+        try:
+            await client.get(f"{url}/v1/models", timeout=timeout_s)
+        except httpx.TimeoutException:
+            return f"no answer within {timeout_s:.0f} s"
+        except (httpx.HTTPError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None

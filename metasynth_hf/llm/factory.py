@@ -29,6 +29,7 @@ def build_backend(config: ModelConfig) -> ChatModel:
         parallel=config.parallel,
         context_tokens=config.context_tokens,
         threads=config.threads,
+        grammar=config.grammar,
     )
 
 
@@ -58,9 +59,14 @@ class RoleModels:
         try:
             return self.models[role]
         except KeyError:
-            raise KeyError(
-                f"no model configured for role {role!r}; known: {sorted(self.models)}"
-            ) from None
+            raise KeyError(f"no model configured for role {role!r}; known: {sorted(self.models)}") from None
+
+    async def check_reachable(self) -> None:
+        """Each endpoint pool checks that its servers accept connections (no model call)."""
+        for backend in self._backends.values():
+            check = getattr(backend, "check_reachable", None)
+            if check is not None:
+                await check()
 
     def model_ids(self) -> dict[str, str]:
         return {role: model.model_id for role, model in self.models.items()}

@@ -10,6 +10,7 @@ each request samples from its own seeded distribution, whatever else runs beside
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -51,6 +52,7 @@ class LocalChatModel:
         parallel: int = 8,
         context_tokens: int = 4096,
         threads: int | None = None,
+        grammar: bool = True,
     ):
         self.reference = model
         ref = resolve_model(model)
@@ -64,11 +66,13 @@ class LocalChatModel:
         self.parallel = parallel
         self.context_tokens = context_tokens
         self.threads = threads or default_threads()
+        self.grammar = grammar
         self._engine = None
 
     @property
     def model_id(self) -> str:
-        return self._model_id
+        # Part of every cache key: replies decoded without the grammar are other replies.
+        return self._model_id if self.grammar else f"{self._model_id}+no-grammar"
 
     @property
     def engine(self):
@@ -104,6 +108,8 @@ class LocalChatModel:
         from metasynth_hf.llm.llama_engine import EngineRequest
 
         params = params or SamplingParams()
+        if not self.grammar and params.json_schema is not None:
+            params = dataclasses.replace(params, json_schema=None)
         if self._engine is None:
             await asyncio.to_thread(self.load)
         loop = asyncio.get_running_loop()
@@ -114,7 +120,7 @@ class LocalChatModel:
             reply = Reply(
                 text=text,
                 usage=Usage(prompt_tokens, completion_tokens),
-                model=self._model_id,
+                model=self.model_id,
                 latency_s=time.monotonic() - began,
                 endpoint="local",
                 finish_reason=finish,

@@ -22,16 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "dataset", help="local folder or file of parquet/jsonl, or a Hub dataset id"
-    )
+    parser.add_argument("dataset", help="local folder or file of parquet/jsonl, or a Hub dataset id")
     parser.add_argument("--reference", help="real-text corpus: scored too, and the MAUVE reference")
-    parser.add_argument(
-        "--compare", nargs="+", default=[], metavar="OTHER", help="more corpora (baselines)"
-    )
-    parser.add_argument(
-        "--out", default="diversity_stats", help="folder for diversity.json and plots"
-    )
+    parser.add_argument("--compare", nargs="+", default=[], metavar="OTHER", help="more corpora (baselines)")
+    parser.add_argument("--out", default="diversity_stats", help="folder for diversity.json and plots")
     parser.add_argument("--text-column", default="text", help="column holding the documents")
     parser.add_argument("--split", default="train", help="split of a Hub dataset")
     parser.add_argument(
@@ -39,13 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset of {','.join(ALL_GROUPS)} (default: all)",
     )
     parser.add_argument("--config", help="YAML file of MetricsConfig fields")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field"
-    )
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
     parser.add_argument("--seed", type=int, help="seed of every sampled metric")
-    parser.add_argument(
-        "--threads", type=int, help="torch/BLAS threads (1 on a shared, oversubscribed machine)"
-    )
+    parser.add_argument("--threads", type=int, help="torch/BLAS threads (1 on a shared, oversubscribed machine)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
 
@@ -97,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "diversity.json").write_text(
-        json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / "diversity.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     sys.stdout.write(format_table(reports) + "\n")
     if not args.no_plots:
         from metasynth_hf.metrics.plots import write_plots

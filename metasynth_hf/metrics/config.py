@@ -56,9 +56,7 @@ class MetricsConfig(BaseModel):
     # lexical
     ngram_max_n: int = Field(4, ge=1, le=8)
     self_repetition_n: int = Field(4, ge=1, le=8)
-    reference_compatible: bool = Field(
-        True, description="also report the values the `diversity` package would print"
-    )
+    reference_compatible: bool = Field(True, description="also report the values the `diversity` package would print")
     homogenization_sample: int = Field(
         1000, ge=2, description="documents scored all-pairs; the whole corpus when smaller"
     )
@@ -80,9 +78,7 @@ class MetricsConfig(BaseModel):
         ge=1,
         description="torch and BLAS threads; 1 on oversubscribed machines (None: library defaults)",
     )
-    cache_dir: str | None = Field(
-        None, description="embedding cache; default ~/.cache/metasynth_hf"
-    )
+    cache_dir: str | None = Field(None, description="embedding cache; default ~/.cache/metasynth_hf")
     use_cache: bool = True
     # MAUVE (mauve-text): features are sampled to at most this many documents per side
     mauve_max_docs: int = Field(5000, ge=2)

@@ -55,9 +55,7 @@ def check_corpus(texts: Texts, name: str = "corpus", *, min_docs: int = 2) -> in
     if n == 0:
         raise CorpusError(f"{name}: the corpus is empty; pass at least {min_docs} documents")
     if n < min_docs:
-        raise CorpusError(
-            f"{name}: {n} document(s); diversity between documents needs at least {min_docs}"
-        )
+        raise CorpusError(f"{name}: {n} document(s); diversity between documents needs at least {min_docs}")
     return n
 
 
@@ -82,6 +80,25 @@ def _data_files(path: Path) -> tuple[str, list[str]]:
         raise CorpusError(str(exc)) from exc
 
 
+def _load_from_hub(spec: str, split: str):
+    """`spec` is no local path: a Hub dataset id, or a mistyped path (say which, in one line)."""
+    import datasets
+    from huggingface_hub import constants
+
+    looks_local = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or Path(spec).suffix
+    if looks_local or constants.HF_HUB_OFFLINE:
+        where = "and HF_HUB_OFFLINE=1 rules out the Hub" if constants.HF_HUB_OFFLINE else "(it looks like a path)"
+        raise CorpusError(
+            f"{spec}: no such file or folder {where}; give an existing corpus folder, a parquet/jsonl "
+            "file, or a Hub dataset id (online)"
+        )
+    logger.info("%s is not a local path; loading it from the Hub", spec)
+    try:
+        return datasets.load_dataset(spec, split=split)
+    except (FileNotFoundError, ConnectionError, ValueError) as exc:
+        raise CorpusError(f"{spec}: neither a local path nor a loadable Hub dataset ({exc})") from exc
+
+
 def load_corpus(spec: str, *, column: str = "text", split: str = "train"):
     """A local folder/file of parquet or jsonl, or a Hub dataset id, as a `datasets.Dataset`."""
     import datasets
@@ -94,8 +111,7 @@ def load_corpus(spec: str, *, column: str = "text", split: str = "train"):
         else:
             ds = datasets.load_dataset(kind, data_files=files, split="train")
     else:
-        logger.info("%s is not a local path; loading it from the Hub", spec)
-        ds = datasets.load_dataset(spec, split=split)
+        ds = _load_from_hub(spec, split)
     if column not in ds.column_names:
         raise CorpusError(
             f"{spec}: no {column!r} column (columns: {ds.column_names}); "

@@ -87,18 +87,14 @@ def _read_cache(path: Path, n: int) -> np.ndarray | None:
         logger.warning("embedding cache %s is unreadable (%s); recomputing", path, exc)
         return None
     if array.ndim != 2 or array.shape[0] != n:
-        logger.warning(
-            "embedding cache %s has shape %s, expected %d rows; recomputing", path, array.shape, n
-        )
+        logger.warning("embedding cache %s has shape %s, expected %d rows; recomputing", path, array.shape, n)
         return None
     return array
 
 
 def encode(texts: Texts, config: MetricsConfig) -> np.ndarray:
     """Embeddings (n, d) float32, in corpus order, streaming over the corpus in chunks."""
-    model = load_encoder(
-        config.embedding_model, config.embedding_device, config.embedding_max_seq_length
-    )
+    model = load_encoder(config.embedding_model, config.embedding_device, config.embedding_max_seq_length)
     n = num_documents(texts)
     out: np.ndarray | None = None
     start = 0
@@ -118,9 +114,7 @@ def encode(texts: Texts, config: MetricsConfig) -> np.ndarray:
     return out
 
 
-def embed_corpus(
-    texts: Texts, config: MetricsConfig, *, corpus_fingerprint: str | None = None
-) -> np.ndarray:
+def embed_corpus(texts: Texts, config: MetricsConfig, *, corpus_fingerprint: str | None = None) -> np.ndarray:
     """Cached `encode`: read from `cache_dir` when the same corpus and model were seen before."""
     n = num_documents(texts)
     if not config.use_cache:

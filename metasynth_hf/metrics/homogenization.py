@@ -85,9 +85,7 @@ def bootstrap_ci(scores: np.ndarray, rounds: int, seed: int) -> tuple[float, flo
     return float(low), float(high)
 
 
-def homogenization(
-    texts: Texts, *, sample: int = 1000, seed: int = 0, bootstrap_rounds: int = 200
-) -> dict:
+def homogenization(texts: Texts, *, sample: int = 1000, seed: int = 0, bootstrap_rounds: int = 200) -> dict:
     """Mean pairwise ROUGE-L F1; exact when the corpus has at most `sample` documents."""
     n = num_documents(texts)
     if n < 2:

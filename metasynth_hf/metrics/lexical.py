@@ -111,9 +111,7 @@ def ngram_keys(ids: np.ndarray, max_n: int, bound: int) -> Iterator[tuple[int, n
     """
     bits = max(int(bound - 1).bit_length(), 1)
     if 2 * bits > 62:
-        raise CorpusError(
-            f"{bound} token ids exceed the 2^31 supported per corpus; split the corpus"
-        )
+        raise CorpusError(f"{bound} token ids exceed the 2^31 supported per corpus; split the corpus")
     keys, key_bits = ids, bits
     yield 1, keys
     for n in range(2, max_n + 1):
@@ -169,9 +167,7 @@ class _GzipSizer:
 class LexicalStats:
     """Feed document batches in corpus order, then read `result()`; one pass serves all metrics."""
 
-    def __init__(
-        self, *, max_n: int = 4, repetition_n: int = 4, reference_compatible: bool = True
-    ) -> None:
+    def __init__(self, *, max_n: int = 4, repetition_n: int = 4, reference_compatible: bool = True) -> None:
         self.max_n = max_n
         self.repetition_n = repetition_n
         self._vocab = _Vocab()
@@ -215,9 +211,7 @@ class LexicalStats:
             "num_documents": self.num_docs,
             "num_bytes": self._gzip.raw,
             "compression_ratio": self._gzip.raw / gz_size,
-            "compression_ratio_reference": (
-                round(self._gzip.raw / outer_size, 3) if outer_size else None
-            ),
+            "compression_ratio_reference": (round(self._gzip.raw / outer_size, 3) if outer_size else None),
         }
         space_ids = np.concatenate(self._space_ids)
         self._space_ids = []
@@ -238,9 +232,7 @@ class LexicalStats:
 def ngram_diversity_from_ids(ids: np.ndarray, max_n: int, bound: int) -> dict[int, float]:
     """unique / all n-grams for n = 1..max_n over one token-id stream."""
     if len(ids) < max_n:
-        raise CorpusError(
-            f"n-gram diversity up to n={max_n} needs at least {max_n} tokens, got {len(ids)}"
-        )
+        raise CorpusError(f"n-gram diversity up to n={max_n} needs at least {max_n} tokens, got {len(ids)}")
     return {n: _distinct(keys) / len(keys) for n, keys in ngram_keys(ids, max_n, bound)}
 
 
@@ -269,9 +261,7 @@ def lexical_stats(
     batch_docs: int = 2000,
 ) -> dict[str, float | int | None]:
     """All lexical metrics of a corpus in one streaming pass."""
-    stats = LexicalStats(
-        max_n=max_n, repetition_n=repetition_n, reference_compatible=reference_compatible
-    )
+    stats = LexicalStats(max_n=max_n, repetition_n=repetition_n, reference_compatible=reference_compatible)
     for batch in iter_batches(texts, batch_docs):
         stats.feed(batch)
     return stats.result()

@@ -62,9 +62,7 @@ def _bar(ax, metric: str, reports: Mapping[str, dict], colors: dict) -> bool:
     return True
 
 
-def _embedding_map(
-    embeddings: Mapping[str, np.ndarray], path: Path, colors: dict, max_points: int, seed: int
-) -> Path:
+def _embedding_map(embeddings: Mapping[str, np.ndarray], path: Path, colors: dict, max_points: int, seed: int) -> Path:
     plt = _pyplot()
     rng = np.random.default_rng(seed)
     picked = {}
@@ -102,11 +100,7 @@ def write_plots(
     out.mkdir(parents=True, exist_ok=True)
     names = list(reports)
     colors = _colors(names)
-    metrics = [
-        m
-        for m in METRICS
-        if any(r["metrics"].get(m, {}).get("value") is not None for r in reports.values())
-    ]
+    metrics = [m for m in METRICS if any(r["metrics"].get(m, {}).get("value") is not None for r in reports.values())]
     written: list[Path] = []
     for metric in metrics:
         fig, ax = plt.subplots(figsize=(max(3.5, 1.2 * len(names) + 1.5), 3.5))
@@ -130,8 +124,6 @@ def write_plots(
         plt.close(fig)
         written.append(path)
     if embeddings:
-        written.append(
-            _embedding_map(embeddings, out / "embedding_map.png", colors, max_points, seed)
-        )
+        written.append(_embedding_map(embeddings, out / "embedding_map.png", colors, max_points, seed))
     logger.info("wrote %d plots to %s", len(written), out)
     return written

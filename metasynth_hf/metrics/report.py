@@ -64,9 +64,7 @@ def _lexical_entries(texts: Texts, config: MetricsConfig, wanted: set[str], repo
                 reference_value=round(lex["ngram_diversity"], 3),
             )
             for n in range(1, min(config.ngram_max_n, 4) + 1):
-                metrics[f"ngram_diversity_{n}"] = _entry(
-                    f"ngram_diversity_{n}", lex[f"ngram_diversity_{n}"]
-                )
+                metrics[f"ngram_diversity_{n}"] = _entry(f"ngram_diversity_{n}", lex[f"ngram_diversity_{n}"])
         if "self_repetition" in wanted:
             metrics["self_repetition"] = _entry("self_repetition", lex["self_repetition"])
     if "homogenization" in wanted:
@@ -93,9 +91,7 @@ def _embedding_entries(
         )
     if "chamfer_distance" in wanted:
         value = em.chamfer_distance(emb)
-        metrics["chamfer_distance"] = _entry(
-            "chamfer_distance", value, reference_value=round(value, 3)
-        )
+        metrics["chamfer_distance"] = _entry("chamfer_distance", value, reference_value=round(value, 3))
     if "vendi_score" in wanted:
         metrics["vendi_score"] = _entry("vendi_score", em.vendi_score(emb))
     if "mauve" in wanted and ref_emb is not None:
@@ -183,9 +179,7 @@ def _report(texts, reference_texts, config, name, probe, embeddings_out) -> dict
 
         with _timed(timings, "task2vec"):
             result = task2vec_diversity(texts, config, probe=probe)
-        report["metrics"]["task2vec_diversity"] = _entry(
-            "task2vec_diversity", result.pop("value"), **result
-        )
+        report["metrics"]["task2vec_diversity"] = _entry("task2vec_diversity", result.pop("value"), **result)
     report["timings_s"] = timings
     return report
 
@@ -222,9 +216,7 @@ def compare_corpora(
             embeddings_out=embeddings_out,
         )
     if reference is not None:
-        ref_config = config.model_copy(
-            update={"metrics": tuple(m for m in config.metrics if m != "mauve")}
-        )
+        ref_config = config.model_copy(update={"metrics": tuple(m for m in config.metrics if m != "mauve")})
         reports[reference_name] = diversity_report(
             reference,
             config=ref_config,
@@ -242,9 +234,7 @@ def format_table(reports: Mapping[str, dict]) -> str:
     metric_names = [m for m in METRICS if any(m in r["metrics"] for r in reports.values())]
     width = max([len(m) for m in metric_names] + [6]) + 2
     cols = [max(len(n), 10) for n in names]
-    lines = [
-        "metric".ljust(width + 2) + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))
-    ]
+    lines = ["metric".ljust(width + 2) + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
     for metric in metric_names:
         arrow = "↑" if METRICS[metric][0] == "higher" else "↓"
         cells = []

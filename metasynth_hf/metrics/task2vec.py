@@ -42,9 +42,7 @@ def scaled_cosine_distance(h0: np.ndarray, h1: np.ndarray) -> float:
     return float(1.0 - (a @ b) / denom) if denom > 0 else 0.0
 
 
-def mean_confidence_interval(
-    values: np.ndarray, confidence: float = 0.95
-) -> tuple[float, float, float]:
+def mean_confidence_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high) with a Student-t interval, as the reference's `uutils` helper."""
     from scipy import stats
 
@@ -59,9 +57,7 @@ def mean_confidence_interval(
 def _tokenize(tokenizer, texts: list[str], max_length: int):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer(
-        texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt"
-    )
+    return tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
 
 
 def _masked_ce(logits, targets, mask):
@@ -120,9 +116,7 @@ def _fisher_embedding(model, batches, seed: int) -> np.ndarray:
     return torch.cat(acc).div_(len(batches)).numpy()
 
 
-def task_embedding(
-    model, tokenizer, texts: list[str], config: MetricsConfig, seed: int
-) -> np.ndarray:
+def task_embedding(model, tokenizer, texts: list[str], config: MetricsConfig, seed: int) -> np.ndarray:
     """Task2Vec embedding of one batch of documents."""
     import torch
 
@@ -134,9 +128,7 @@ def task_embedding(
     try:
         if saved is not None:
             torch.manual_seed(seed)
-            _finetune_head(
-                model, batches, config.task2vec_finetune_epochs, config.task2vec_learning_rate
-            )
+            _finetune_head(model, batches, config.task2vec_finetune_epochs, config.task2vec_learning_rate)
         return _fisher_embedding(model, batches, config.seed)
     finally:
         if saved is not None:
@@ -157,9 +149,7 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
     """Diversity coefficient with its 95% CI; `probe` = (tokenizer, model) to reuse a loaded LM."""
     n = num_documents(texts)
     if n < 2:
-        raise CorpusError(
-            f"Task2Vec diversity compares batches of documents; got {n}, pass at least 2"
-        )
+        raise CorpusError(f"Task2Vec diversity compares batches of documents; got {n}, pass at least 2")
     tokenizer, model = probe or load_probe(config.task2vec_probe)
     model.train(False)  # dropout off: the Fisher is of the deterministic probe
     size = config.task2vec_batch_size
@@ -175,9 +165,7 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
         rng = np.random.default_rng(config.seed + task)
         indices = sorted(rng.choice(n, size=size, replace=False).tolist())
         with cpu_threads(config.cpu_threads):
-            embeddings.append(
-                task_embedding(model, tokenizer, take(texts, indices), config, config.seed + task)
-            )
+            embeddings.append(task_embedding(model, tokenizer, take(texts, indices), config, config.seed + task))
         logger.info("task2vec batch %d/%d", task + 1, config.task2vec_num_batches)
     distances = np.array(
         [

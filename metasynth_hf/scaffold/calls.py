@@ -43,9 +43,7 @@ class DocTrace:
     completion_tokens: int = 0
 
     def fallback(self, turn: int, reason: str, raw: str = "", action: str = "") -> None:
-        self.fallbacks.append(
-            {"turn": turn, "reason": reason[:300], "raw": raw[:300], "action": action}
-        )
+        self.fallbacks.append({"turn": turn, "reason": reason[:300], "raw": raw[:300], "action": action})
 
     def tokens_by_role(self) -> dict[str, dict[str, int]]:
         return {role: dict(sorted(t.items())) for role, t in sorted(self.by_role.items())}
@@ -106,9 +104,7 @@ class Caller:
             json_schema=json_schema,
         )
         reply = await self.models[role].chat(messages, params)
-        tally = self.trace.by_role.setdefault(
-            role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        )
+        tally = self.trace.by_role.setdefault(role, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
         tally["calls"] += 1
         tally["prompt_tokens"] += reply.usage.prompt_tokens
         tally["completion_tokens"] += reply.usage.completion_tokens

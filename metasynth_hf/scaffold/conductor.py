@@ -130,9 +130,7 @@ class ConductorLoop:
         self.summarize = summarize
         self.names = list(spec.experts)
         self.artifact_names = list(spec.artifacts)
-        self.schema = turn_schema(
-            self.names, self.artifact_names, conductor_sampling.max_tokens
-        )
+        self.schema = turn_schema(self.names, self.artifact_names, conductor_sampling.max_tokens)
         self.example_call, self.example_final = examples(self.names, self.artifact_names)
 
     async def run(self, ws: Workspace) -> Outcome:
@@ -144,9 +142,7 @@ class ConductorLoop:
                 left, need = self.max_turns - turn + 1, self.spec.remaining(ws)
                 if need and need >= left:  # the last turns belong to the required steps
                     step = self.spec.next_required(ws) or self.spec.final_writer
-                    self.trace.fallback(
-                        turn, f"{left} turn(s) left for {need} required step(s)", action=step
-                    )
+                    self.trace.fallback(turn, f"{left} turn(s) left for {need} required step(s)", action=step)
                     decision, note = (
                         self._fixed_turn(step),
                         f"Turns are running out: the scaffold called {step}.",
@@ -179,9 +175,7 @@ class ConductorLoop:
                 return decision, ""
             step = self.spec.fallback_step(ws) or missing  # the fixed plan's next step
             self.trace.fallback(turn, f"FINAL before {missing} ran", action=step)
-            note = (
-                f"FINAL is not possible yet: {missing} must run first; the scaffold called {step}."
-            )
+            note = f"FINAL is not possible yet: {missing} must run first; the scaffold called {step}."
             return self._fixed_turn(step), note
         if decision is not None and (decision.expert, decision.instructions) != last:
             return decision, ""
@@ -202,9 +196,7 @@ class ConductorLoop:
     def _fixed_turn(self, expert: str) -> Turn:
         role = self.spec.role(expert)
         share = tuple(a for a in role.default_share if a in self.spec.artifacts)
-        return Turn(
-            "call_expert", expert=expert, instructions=role.default_instructions, share=share
-        )
+        return Turn("call_expert", expert=expert, instructions=role.default_instructions, share=share)
 
     async def _decide(self, turn: int) -> Turn | None:
         """The conductor's turn; re-asked once with the parse error; None if still unusable."""

@@ -54,9 +54,7 @@ class MetaSynthProducer:
         self.experts = {name: ctx.prompts.role("experts", name) for name in cfg.expert_set}
         self.artifacts = {k: v for k, v in ARTIFACTS.items() if k in ("seeds", "instance_table")}
         for role in self.experts.values():
-            self.artifacts.setdefault(
-                role.output, ARTIFACTS.get(role.output, f"latest {role.name} answer")
-            )
+            self.artifacts.setdefault(role.output, ARTIFACTS.get(role.output, f"latest {role.name} answer"))
         order = [e for e in FIXED_ORDER if e in self.experts]
         self.fixed_order = tuple(order + [r for r in cfg.required if r not in order])
         # each required expert once, in the fixed order's order
@@ -144,9 +142,7 @@ class MetaSynthProducer:
         if cfg.memory.summarize_with == "summarizer" and "summarizer" in self.experts:
 
             async def summarize(previous: str, turns: str) -> str:
-                prompt = ctx.prompts.render(
-                    "conductor/memory_summary", previous=previous, turns=turns
-                )
+                prompt = ctx.prompts.render("conductor/memory_summary", previous=previous, turns=turns)
                 messages = [{"role": "user", "content": prompt}]
                 text = await caller("summarizer", messages, cfg.expert_sampling, turn=len(trace.turns),
                                     attempt=9, bookkeeping=True, max_tokens=200)  # fmt: skip
@@ -162,14 +158,10 @@ class MetaSynthProducer:
     def _seed_text(seeds: SeedSet) -> str:
         lines = [f"Keywords: {', '.join(seeds.keywords)}"] if seeds.keywords else []
         for doc in seeds.documents:
-            lines.append(
-                f"Seed document [{doc.id}] ({doc.topic or 'unlabelled'}): {excerpt(doc.text, 600)}"
-            )
+            lines.append(f"Seed document [{doc.id}] ({doc.topic or 'unlabelled'}): {excerpt(doc.text, 600)}")
         return "\n".join(lines)
 
-    async def _assemble(
-        self, loop: ConductorLoop, ws: Workspace, outcome: Outcome
-    ) -> tuple[str, str]:
+    async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, str]:
         """The final text: the conductor's own document if usable, else the best draft."""
         max_words = self.ctx.config.stop.max_words
         own = clean_output(outcome.document)
@@ -178,9 +170,7 @@ class MetaSynthProducer:
         drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
         if not drafts:
             rescue = loop.fixed_turn("domain_expert")
-            await loop.call_expert(
-                ws, rescue, turn=outcome.turns + 1, source="rescue", bookkeeping=True
-            )
+            await loop.call_expert(ws, rescue, turn=outcome.turns + 1, source="rescue", bookkeeping=True)
             drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
         good = [d for d in drafts if not is_degenerate(d)]
         if good:
@@ -189,9 +179,7 @@ class MetaSynthProducer:
             return cap_words(max(drafts, key=len), max_words), "degenerate_draft"
         return "", "none"
 
-    async def _label(
-        self, loop: ConductorLoop, text: str, turn: int, seeds: SeedSet
-    ) -> tuple[str, str, str]:
+    async def _label(self, loop: ConductorLoop, text: str, turn: int, seeds: SeedSet) -> tuple[str, str, str]:
         """Summary and (category, topic) of the final text, for the instance table."""
         side = Workspace(artifacts={"draft": text})
 
@@ -205,16 +193,12 @@ class MetaSynthProducer:
                 instructions=role.default_instructions,
                 share=("draft",),
             )
-            return await loop.call_expert(
-                side, fixed, turn=turn, source="bookkeeping", bookkeeping=True
-            )
+            return await loop.call_expert(side, fixed, turn=turn, source="bookkeeping", bookkeeping=True)
 
         # Sequential on purpose: the trace (provenance) must list calls in a fixed order.
         summary = await run("summarizer")
         label = await run("topic_labeler")
-        fallback_topic = (
-            seeds.documents[0].topic if seeds.documents else ", ".join(seeds.keywords[:2])
-        )
+        fallback_topic = seeds.documents[0].topic if seeds.documents else ", ".join(seeds.keywords[:2])
         category, topic = parse_label(label) if label else ("general", "")
         summary = summary if summary and not is_degenerate(summary) else excerpt(text, 300)
         return category, topic or fallback_topic or "", excerpt(summary, 600)

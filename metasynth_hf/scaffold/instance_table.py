@@ -30,10 +30,7 @@ class HashingEmbedder:
         self.dim = dim
 
     def _bucket(self, token: str) -> int:
-        return (
-            int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big")
-            % self.dim
-        )
+        return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big") % self.dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -61,9 +58,7 @@ def entry_text(entry: InstanceEntry) -> str:
 class InstanceTable:
     """Published entries plus their embeddings (computed once, only when retrieval is needed)."""
 
-    def __init__(
-        self, config: InstanceTableConfig, embedder_factory: Callable[[], object] | None = None
-    ):
+    def __init__(self, config: InstanceTableConfig, embedder_factory: Callable[[], object] | None = None):
         self.config = config
         self.entries: list[InstanceEntry] = []
         self._embedder_factory = embedder_factory or (lambda: make_embedder(config.embedder))

@@ -35,9 +35,7 @@ def digest(previous: str, turns: list[tuple[str, str]]) -> str:
 class ConductorMemory:
     """Bounded conductor history; `messages()` is what the next conductor call sees."""
 
-    def __init__(
-        self, system: str, task: str, max_tokens: int, *, summary_header: Callable[[str], str]
-    ):
+    def __init__(self, system: str, task: str, max_tokens: int, *, summary_header: Callable[[str], str]):
         self.system = system
         self.task = task
         self.max_tokens = max_tokens

@@ -71,9 +71,7 @@ class Record:
 
 def dump_provenance(data: dict[str, Any]) -> str:
     """Stable JSON (sorted keys, rounded floats already applied by the caller)."""
-    return json.dumps(
-        {"schema_version": SCHEMA_VERSION, **data}, sort_keys=True, ensure_ascii=False
-    )
+    return json.dumps({"schema_version": SCHEMA_VERSION, **data}, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

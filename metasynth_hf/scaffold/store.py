@@ -54,9 +54,7 @@ def check_fingerprint(out_dir: Path, fingerprint: str, fields: dict[str, Any]) -
         try:
             stored = json.loads(path.read_text())
         except ValueError as exc:
-            raise ConfigError(
-                f"{path} is not valid JSON ({exc}); restore it or use another --out"
-            ) from exc
+            raise ConfigError(f"{path} is not valid JSON ({exc}); restore it or use another --out") from exc
         if stored.get("fingerprint") == fingerprint:
             return
         old, new = _flatten(stored.get("fields", {})), _flatten(fields)
@@ -67,10 +65,7 @@ def check_fingerprint(out_dir: Path, fingerprint: str, fields: dict[str, Any]) -
             "settings of that run to extend or resume it"
         )
     if any(out_dir.glob("shard-*.jsonl")):
-        raise ConfigError(
-            f"output dir {out_dir} holds shard files but no {FINGERPRINT_FILE}; "
-            "use an empty output_dir"
-        )
+        raise ConfigError(f"output dir {out_dir} holds shard files but no {FINGERPRINT_FILE}; use an empty output_dir")
     write_json_atomic(path, {"fingerprint": fingerprint, "fields": fields})
 
 

@@ -134,9 +134,7 @@ def parse_turn(text: str, experts: list[str], artifacts: list[str]) -> Turn:
         document = data.get("document")
         return Turn("final", document=document if isinstance(document, str) else "")
     if action not in ("call_expert", "call", "expert", "") and not match_expert(action, experts):
-        raise ParseError(
-            f'"action" must be "call_expert" or "final", got {data.get("action")!r}', raw=text
-        )
+        raise ParseError(f'"action" must be "call_expert" or "final", got {data.get("action")!r}', raw=text)
     expert = expert or match_expert(action, experts)
     if expert is None:
         got = data.get("expert")

@@ -61,9 +61,7 @@ def build_seeder(
 ) -> Seeder:
     """A Seeder for this run; `corpus` (e.g. an in-memory Dataset) overrides config.corpus."""
     if config.kind == "keyword":
-        return KeywordSeeder(
-            domain, k=config.keyword.k, seed=seed, expanded_per_doc=config.keyword.expanded_per_doc
-        )
+        return KeywordSeeder(domain, k=config.keyword.k, seed=seed, expanded_per_doc=config.keyword.expanded_per_doc)
     source = corpus if corpus is not None else config.corpus
     if source is None:
         raise ConfigError("seeds.corpus: topic_aware seeds need a corpus; set seeds.corpus")

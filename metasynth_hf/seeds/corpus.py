@@ -42,16 +42,10 @@ def _local_files(source: str | Path | Sequence[str | Path]) -> list[Path] | None
         raise ConfigError(f"seed corpus: file(s) {missing} do not exist; give existing files")
     files: list[Path] = []
     for path in paths:
-        found = (
-            [f for f in sorted(path.rglob("*")) if f.suffix in _BUILDERS]
-            if path.is_dir()
-            else [path]
-        )
+        found = [f for f in sorted(path.rglob("*")) if f.suffix in _BUILDERS] if path.is_dir() else [path]
         files += found
     if not files:
-        raise ConfigError(
-            f"seed corpus: no {', '.join(sorted(_BUILDERS))} files under {[str(p) for p in paths]}"
-        )
+        raise ConfigError(f"seed corpus: no {', '.join(sorted(_BUILDERS))} files under {[str(p) for p in paths]}")
     return files
 
 
@@ -60,9 +54,7 @@ def _load(source: CorpusSource, split: str):
 
     if isinstance(source, datasets.DatasetDict):
         if split not in source:
-            raise ConfigError(
-                f"seed corpus: no split {split!r}; its splits are {sorted(source)}; set split"
-            )
+            raise ConfigError(f"seed corpus: no split {split!r}; its splits are {sorted(source)}; set split")
         return source[split], f"DatasetDict[{split}]"
     if isinstance(source, datasets.Dataset):
         return source, source.info.dataset_name or "Dataset"

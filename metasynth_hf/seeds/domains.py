@@ -51,8 +51,7 @@ def read_keywords(path: str | Path) -> tuple[str, ...]:
         raise ConfigError(f"keyword file {path} does not exist; give an existing file") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"keyword file {path} cannot be read ({exc}); give a readable UTF-8 text file "
-            "with one keyword per line"
+            f"keyword file {path} cannot be read ({exc}); give a readable UTF-8 text file with one keyword per line"
         ) from exc
     seen: set[str] = set()
     keywords: list[str] = []
@@ -89,8 +88,7 @@ def load_domain(name: str) -> Domain:
     entry = _registry().get(name)
     if entry is None:
         raise ConfigError(
-            f"domain: unknown domain {name!r}; known domains: {', '.join(known_domains())}; "
-            + CUSTOM_DOMAIN_HINT
+            f"domain: unknown domain {name!r}; known domains: {', '.join(known_domains())}; " + CUSTOM_DOMAIN_HINT
         )
     path = _DATA_DIR / entry["keywords"]
     return Domain(

@@ -36,9 +36,7 @@ class SentenceTransformerEmbedder:
     The model loads on the first `encode`, so a run whose embeddings are cached never loads it.
     """
 
-    def __init__(
-        self, model: str = EMBEDDED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu"
-    ) -> None:
+    def __init__(self, model: str = EMBEDDED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu") -> None:
         self.model_id = model
         self.batch_size = batch_size
         self.device = device
@@ -73,9 +71,7 @@ def _cache_key(model_id: str, texts: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def embed_texts(
-    embedder: Embedder, texts: Sequence[str], cache_dir: str | Path | None = None
-) -> np.ndarray:
+def embed_texts(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path | None = None) -> np.ndarray:
     """Embeddings of `texts`, read from / written to `cache_dir` keyed by model and texts."""
     path = None
     if cache_dir is not None:

@@ -41,8 +41,7 @@ class KeywordSeeder:
         n = len(self.domain.keywords)
         if not 1 <= k <= n:
             raise ConfigError(
-                f"seeds.k: must be between 1 and the number of keywords of domain "
-                f"{self.domain.name!r} ({n}), got {k}"
+                f"seeds.k: must be between 1 and the number of keywords of domain {self.domain.name!r} ({n}), got {k}"
             )
         if expanded_per_doc < 0:
             raise ConfigError(f"seeds.expanded_per_doc: must be >= 0, got {expanded_per_doc}")

@@ -114,17 +114,13 @@ class TopicAwareSeeder:
         self.ids, self.texts = loaded.ids, loaded.texts
         self._row = {doc_id: row for row, doc_id in enumerate(self.ids)}
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(
-                cfg.embedding_model, batch_size=cfg.batch_size, device=cfg.device
-            )
+            embedder = SentenceTransformerEmbedder(cfg.embedding_model, batch_size=cfg.batch_size, device=cfg.device)
         self.embeddings = embed_texts(embedder, self.texts, cfg.cache_dir)
         self._build_topics()
         self._index = _flat_ip_index(self.embeddings)
         self._pool = ExpansionPool()
         self._neighbourhood = lru_cache(maxsize=64)(self._choose)
-        logger.info(
-            "topic-aware seeds: %d documents, %d topics", len(self.ids), len(self.topic_labels)
-        )
+        logger.info("topic-aware seeds: %d documents, %d topics", len(self.ids), len(self.topic_labels))
 
     def _build_topics(self) -> None:
         n = len(self.texts)
@@ -179,14 +175,10 @@ class TopicAwareSeeder:
         block = doc_index // self.config.refresh_every
         before = self._before_block(doc_index, history)
         rows = self._neighbourhood(block, self._excluded(before), self._used(before))
-        documents = tuple(
-            SeedDocument(id=self.ids[r], text=self.texts[r], topic=self.topic_of[r]) for r in rows
-        )
+        documents = tuple(SeedDocument(id=self.ids[r], text=self.texts[r], topic=self.topic_of[r]) for r in rows)
         keywords: list[str] = []
         for row in rows:
-            for kw in topic_model.document_keywords(
-                self.texts[row], self._term_stats, self.config.keywords_per_doc
-            ):
+            for kw in topic_model.document_keywords(self.texts[row], self._term_stats, self.config.keywords_per_doc):
                 if kw not in keywords:
                     keywords.append(kw)
         visible = [k for k in self._pool.visible(history) if k not in keywords]
@@ -199,9 +191,7 @@ class TopicAwareSeeder:
         """Add expanded keywords; with `source`, only documents that see it draw them."""
         self._pool.add(new_keywords, source)
 
-    def _choose(
-        self, block: int, excluded: tuple[str, ...], used: frozenset[int]
-    ) -> tuple[int, ...]:
+    def _choose(self, block: int, excluded: tuple[str, ...], used: frozenset[int]) -> tuple[int, ...]:
         """Rows of one neighbourhood: anchor first, then its accepted neighbours.
 
         Seed documents are new: rows used by earlier blocks are skipped while unused rows
@@ -230,9 +220,7 @@ class TopicAwareSeeder:
         chosen: list[int] = []
         for sim, row in pairs:
             same = self.topic_of[row] == self.topic_of[anchor]
-            if len(chosen) + 1 >= cfg.k_min and not _accepts(
-                cfg.rule, cfg.threshold, sim, pairs[0][0], same
-            ):
+            if len(chosen) + 1 >= cfg.k_min and not _accepts(cfg.rule, cfg.threshold, sim, pairs[0][0], same):
                 break
             chosen.append(row)
         return chosen
@@ -253,9 +241,7 @@ class TopicAwareSeeder:
             depth = min(total, depth * 2)
 
 
-def _make_config(
-    config: TopicAwareConfig | dict[str, Any] | None, options: dict
-) -> TopicAwareConfig:
+def _make_config(config: TopicAwareConfig | dict[str, Any] | None, options: dict) -> TopicAwareConfig:
     data = config.model_dump() if isinstance(config, TopicAwareConfig) else dict(config or {})
     data.update(options)
     try:

@@ -41,11 +41,7 @@ STOPWORDS = frozenset(
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens of at least 3 characters; stopwords and contractions dropped."""
-    return [
-        t
-        for t in _TOKEN.findall(text.lower())
-        if len(t) >= 3 and "'" not in t and t not in STOPWORDS
-    ]
+    return [t for t in _TOKEN.findall(text.lower()) if len(t) >= 3 and "'" not in t and t not in STOPWORDS]
 
 
 def default_num_topics(num_docs: int) -> int:
@@ -113,9 +109,7 @@ def label_clusters(stats: TermStats, num_terms: int) -> list[str]:
     average = sum(sizes) / max(1, sum(1 for s in sizes if s))
     labels: list[str] = []
     for cid, counts in enumerate(stats.per_cluster):
-        weights = {
-            t: (c / sizes[cid]) * math.log(1 + average / corpus[t]) for t, c in counts.items()
-        }
+        weights = {t: (c / sizes[cid]) * math.log(1 + average / corpus[t]) for t, c in counts.items()}
         label = ", ".join(_top(weights, num_terms)) or f"topic {cid}"
         labels.append(label if label not in labels else f"{label} (#{cid})")
     return labels

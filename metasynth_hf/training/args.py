@@ -68,8 +68,7 @@ def apply_global_batch_size(training_args: Any, cpt_args: CPTArguments, world_si
     per_step = training_args.per_device_train_batch_size * world_size
     if target is None:
         logger.info(
-            "effective batch: %d sequences per optimizer step (%d per device x %d processes x %d "
-            "accumulation)",
+            "effective batch: %d sequences per optimizer step (%d per device x %d processes x %d accumulation)",
             per_step * training_args.gradient_accumulation_steps,
             training_args.per_device_train_batch_size,
             world_size,

@@ -50,9 +50,7 @@ def load_source(
     if data_files is None and local.is_file():
         builder = FILE_BUILDERS.get(local.suffix)
         if builder is None:
-            raise ConfigError(
-                f"{local}: unknown data file type; use one of {sorted(FILE_BUILDERS)}"
-            )
+            raise ConfigError(f"{local}: unknown data file type; use one of {sorted(FILE_BUILDERS)}")
         path, data_files = builder, [str(local)]
     elif data_files is None and local.is_dir():
         if (local / "dataset_dict.json").is_file() or (local / "state.json").is_file():
@@ -69,9 +67,7 @@ def load_source(
             rows = datasets.Dataset.from_dict({"text": _read_generator_shards(shards)})
             return rows if split else datasets.DatasetDict(train=rows)
     try:
-        return datasets.load_dataset(
-            path, name=name, data_dir=data_dir, data_files=data_files, split=split
-        )
+        return datasets.load_dataset(path, name=name, data_dir=data_dir, data_files=data_files, split=split)
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(
             f"cannot load training data {path!r}: {exc}. Give a local corpus directory, a data "
@@ -136,15 +132,10 @@ def mix(parts: list[Any], fractions: list[float | None]) -> Any:
 
     if any(f is not None for f in fractions):
         if any(f is None or f <= 0 for f in fractions):
-            raise ConfigError(
-                "datasets[].fraction: set a positive fraction on every source or none"
-            )
+            raise ConfigError("datasets[].fraction: set a positive fraction on every source or none")
         weights = [f / sum(fractions) for f in fractions]  # type: ignore[operator]
         total = min(len(part) / w for part, w in zip(parts, weights, strict=True))
-        parts = [
-            part.select(range(min(len(part), round(w * total))))
-            for part, w in zip(parts, weights, strict=True)
-        ]
+        parts = [part.select(range(min(len(part), round(w * total)))) for part, w in zip(parts, weights, strict=True)]
     return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
@@ -160,9 +151,7 @@ def load_corpus(script_args: Any, mixture_args: Any, text_field: str, seed: int)
     if mixture_args.datasets:
         parts = [
             to_text(
-                load_source(
-                    d.path, name=d.name, data_dir=d.data_dir, data_files=d.data_files, split=d.split
-                ),
+                load_source(d.path, name=d.name, data_dir=d.data_dir, data_files=d.data_files, split=d.split),
                 text_field,
                 d.columns,
             )
@@ -178,15 +167,11 @@ def load_corpus(script_args: Any, mixture_args: Any, text_field: str, seed: int)
                 f"dataset_train_split: {script_args.dataset_name} has no split "
                 f"{script_args.dataset_train_split!r} (splits: {list(loaded)})"
             )
-        corpus = datasets.DatasetDict(
-            train=to_text(loaded[script_args.dataset_train_split], text_field)
-        )
+        corpus = datasets.DatasetDict(train=to_text(loaded[script_args.dataset_train_split], text_field))
         if script_args.dataset_test_split in loaded and not mixture_args.test_split_size:
             corpus["test"] = to_text(loaded[script_args.dataset_test_split], text_field)
     else:
-        raise ConfigError(
-            "no training data: set `dataset_name` or a `datasets:` list in the recipe"
-        )
+        raise ConfigError("no training data: set `dataset_name` or a `datasets:` list in the recipe")
     if mixture_args.test_split_size:
         corpus = corpus["train"].train_test_split(test_size=mixture_args.test_split_size, seed=seed)
     logger.info("corpus: %s", {split: len(rows) for split, rows in corpus.items()})

@@ -74,9 +74,7 @@ def heldout_perplexity(
             labels[row, context : len(ids)] = torch.tensor(ids[context:])
             mask[row, : len(ids)] = 1
         with torch.no_grad():
-            logits = model(
-                input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False
-            ).logits
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
         shifted = labels[:, 1:].to(device)
         nll = torch.nn.functional.cross_entropy(
             logits[:, :-1].float().reshape(-1, logits.shape[-1]),

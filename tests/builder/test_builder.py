@@ -47,15 +47,11 @@ def test_load_dataset_entry_point_schema_and_cache_reuse(tmp_path):
     stamp = {p: p.stat().st_mtime_ns for p in work.glob("summary-*.json")}
     again = metasynth_hf.load_dataset(str(SCRIPT), "finance-template", split="train", **kwargs)
     assert again["text"] == ds["text"]
-    assert {
-        p: p.stat().st_mtime_ns for p in work.glob("summary-*.json")
-    } == stamp  # no generation ran
+    assert {p: p.stat().st_mtime_ns for p in work.glob("summary-*.json")} == stamp  # no generation ran
 
 
 def test_builder_class_entry_point_and_fingerprint(tmp_path):
-    base = dict(
-        cache_dir=str(tmp_path / "cache"), config_name="finance-template", num_docs=2, **TINY
-    )
+    base = dict(cache_dir=str(tmp_path / "cache"), config_name="finance-template", num_docs=2, **TINY)
     a = MetaSynthBuilder(**base)
     assert MetaSynthBuilder(**base).cache_dir == a.cache_dir  # same config, same cache
     assert MetaSynthBuilder(**{**base, "seed": 1}).cache_dir != a.cache_dir
@@ -82,9 +78,7 @@ def test_machine_shards_and_process_parts_give_the_ids_of_one_run(tmp_path):
     common = dict(config_name="finance-template", num_docs=4, **TINY)
     ids = []
     for k in range(2):
-        b = MetaSynthBuilder(
-            cache_dir=str(tmp_path / f"m{k}"), shard_index=k, num_shards=2, **common
-        )
+        b = MetaSynthBuilder(cache_dir=str(tmp_path / f"m{k}"), shard_index=k, num_shards=2, **common)
         b.download_and_prepare()
         ids += b.as_dataset(split="train")["id"]
     one_run = [f"finance-template-s0-{i:07d}" for i in range(4)]

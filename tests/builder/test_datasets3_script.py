@@ -25,9 +25,7 @@ PINS = ["datasets==3.6.0"]
 
 def _ds3_venv() -> Path:
     key = hashlib.sha256(("|".join(PINS) + sys.version).encode()).hexdigest()[:12]
-    root = Path(
-        os.environ.get("METASYNTH_DS3_VENV", Path.home() / ".cache" / "metasynth-hf" / f"ds3-{key}")
-    )
+    root = Path(os.environ.get("METASYNTH_DS3_VENV", Path.home() / ".cache" / "metasynth-hf" / f"ds3-{key}"))
     python = root / "bin" / "python"
     if not (root / ".ready").is_file():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
@@ -57,12 +55,7 @@ def test_builder_script_runs_under_datasets_3(tmp_path):
         """
     ))  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [str(python), str(script)], capture_output=True, text=True, env=env, timeout=1200
-    )
+    result = subprocess.run([str(python), str(script)], capture_output=True, text=True, env=env, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "IDS finance-template-s0-0000000,finance-template-s0-0000001" in result.stdout
-    assert (
-        "COLUMNS id,text,domain,method,seed,topic,num_tokens,provenance,instruction,response"
-        in result.stdout
-    )
+    assert "COLUMNS id,text,domain,method,seed,topic,num_tokens,provenance,instruction,response" in result.stdout

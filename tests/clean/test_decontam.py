@@ -82,9 +82,7 @@ def test_txt_and_parquet_eval_sets_and_field_selection(tmp_path):
     import datasets
 
     txt = tmp_path / "passages.txt"
-    txt.write_text(
-        QUESTIONS[0]["question"] + "\n\n" + QUESTIONS[1]["question"] + "\n", encoding="utf-8"
-    )
+    txt.write_text(QUESTIONS[0]["question"] + "\n\n" + QUESTIONS[1]["question"] + "\n", encoding="utf-8")
     parquet = tmp_path / "evals" / "test.parquet"
     parquet.parent.mkdir()
     datasets.Dataset.from_list(QUESTIONS).to_parquet(str(parquet))

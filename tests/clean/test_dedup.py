@@ -23,9 +23,7 @@ def dedup_only(**near) -> CleanConfig:
 def test_exact_duplicates_after_normalisation_are_removed_first_copy_kept():
     docs = corpus(20, seed=1)
     copy = dict(docs[3], id="copy-of-3", text="  " + docs[3]["text"].upper().replace(" ", "  \n"))
-    result = clean_corpus(
-        docs + [copy], CleanConfig.all_off().model_copy(update={"exact": CleanConfig().exact})
-    )
+    result = clean_corpus(docs + [copy], CleanConfig.all_off().model_copy(update={"exact": CleanConfig().exact}))
     assert [r["id"] for r in result.removed] == ["copy-of-3"]
     assert result.removed[0]["clean_rule"] == "dedup.exact"
     assert "doc-3" in result.removed[0]["clean_detail"]
@@ -65,12 +63,8 @@ def test_shingle_size_changes_what_counts_as_near():
     rng = random.Random(11)
     docs = corpus(30, seed=5)
     text = edit(docs[0]["text"], rng, words=8)
-    loose = clean_corpus(
-        docs + [{"id": "e", "text": text}], dedup_only(threshold=0.7, shingle_size=1)
-    )
-    strict = clean_corpus(
-        docs + [{"id": "e", "text": text}], dedup_only(threshold=0.7, shingle_size=9)
-    )
+    loose = clean_corpus(docs + [{"id": "e", "text": text}], dedup_only(threshold=0.7, shingle_size=1))
+    strict = clean_corpus(docs + [{"id": "e", "text": text}], dedup_only(threshold=0.7, shingle_size=9))
     assert [r["id"] for r in loose.removed] == ["e"]
     assert strict.removed == []
 
@@ -78,9 +72,7 @@ def test_shingle_size_changes_what_counts_as_near():
 def test_removed_document_does_not_stand_for_a_cluster():
     """A near copy of a document removed by another rule is judged on its own."""
     docs = corpus(10, seed=6)
-    bad = dict(
-        docs[0], id="bad", text=docs[0]["text"] + "\n\nAs an AI language model, I hope this helps."
-    )
+    bad = dict(docs[0], id="bad", text=docs[0]["text"] + "\n\nAs an AI language model, I hope this helps.")
     rng = random.Random(1)
     fine = dict(docs[0], id="fine", text=edit(docs[0]["text"], rng, words=2))
     config = dedup_only().model_copy(update={"artefacts": CleanConfig().artefacts})

@@ -61,9 +61,7 @@ BAD = {
 
 
 def quality_only() -> CleanConfig:
-    return CleanConfig().model_copy(
-        update={"exact": CleanConfig.all_off().exact, "near": CleanConfig.all_off().near}
-    )
+    return CleanConfig().model_copy(update={"exact": CleanConfig.all_off().exact, "near": CleanConfig.all_off().near})
 
 
 def test_each_bad_document_is_removed_by_its_rule_and_good_ones_kept():
@@ -83,9 +81,7 @@ def test_rules_can_be_switched_off_one_by_one():
     config = quality_only().model_copy(
         update={
             "language": CleanConfig.all_off().language,
-            "artefacts": CleanConfig().artefacts.model_copy(
-                update={"unfinished_ending": False, "ai_phrases": ()}
-            ),
+            "artefacts": CleanConfig().artefacts.model_copy(update={"unfinished_ending": False, "ai_phrases": ()}),
         }
     )
     kept = {r["id"] for r in clean_corpus(records, config).kept}

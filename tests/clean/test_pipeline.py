@@ -14,9 +14,7 @@ from metasynth_hf.config_io import load_config
 from metasynth_hf.errors import ConfigError
 from tests.clean.textgen import corpus, edit
 
-EVAL = {
-    "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
-}
+EVAL = {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."}
 
 
 def dirty_corpus() -> list[dict]:
@@ -41,9 +39,7 @@ EXPECTED = {
 
 
 def full_config(eval_path) -> CleanConfig:
-    return CleanConfig.model_validate(
-        {"decontamination": {"eval_sets": [{"name": "gsm", "path": str(eval_path)}]}}
-    )
+    return CleanConfig.model_validate({"decontamination": {"eval_sets": [{"name": "gsm", "path": str(eval_path)}]}})
 
 
 @pytest.fixture()
@@ -105,9 +101,7 @@ def test_config_is_strict_and_yaml_shaped(tmp_path):
     path.write_text("clean:\n  near:\n    threshold: 0.7\n    shingle: 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="near.shingle: unknown field"):
         build_config(path, [], [])
-    path.write_text(
-        "clean:\n  near: {threshold: 0.7}\n  length: {min_words: 10}\n", encoding="utf-8"
-    )
+    path.write_text("clean:\n  near: {threshold: 0.7}\n  length: {min_words: 10}\n", encoding="utf-8")
     config = build_config(path, ["repetition.dup_line_frac=null"], ["evals/x.jsonl"])
     assert config.near.threshold == 0.7 and config.length.min_words == 10
     assert config.repetition.dup_line_frac is None
@@ -164,9 +158,7 @@ def test_cli_cleans_across_shards_and_writes_side_file(tmp_path, eval_path, caps
 
 def test_cli_reads_jsonl_and_reports_bad_input(tmp_path, capsys):
     src = tmp_path / "docs.jsonl"
-    src.write_text(
-        "".join(json.dumps({"body": d["text"]}) + "\n" for d in corpus(5, seed=3)), encoding="utf-8"
-    )
+    src.write_text("".join(json.dumps({"body": d["text"]}) + "\n" for d in corpus(5, seed=3)), encoding="utf-8")
     out = tmp_path / "out"
     assert main(["clean", str(src), "--out", str(out), "--text-field", "body"]) == 0
     assert json.loads((out / "clean_report.json").read_text())["kept_documents"] == 5

@@ -61,12 +61,8 @@ def test_stage_writes_parquet_card_and_stats(tmp_path):
     (run / "stats" / "diversity.json").write_text(json.dumps({"run": REPORTS["finance"]}))
     (run / "stats" / "metrics.png").write_bytes(b"\x89PNG fake")
     folder = stage(run, repo_id="someone/finance")
-    ds = datasets.load_dataset(
-        "parquet", data_files=str(folder / "data" / "*.parquet"), split="train"
-    )
-    assert ds["id"] == [
-        f"finance-metasynth-s0-{i:07d}" for i in range(4)
-    ]  # index order across shards
+    ds = datasets.load_dataset("parquet", data_files=str(folder / "data" / "*.parquet"), split="train")
+    assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(4)]  # index order across shards
     card = DatasetCard.load(folder / "README.md")
     assert card.data.to_dict()["metasynth"]["documents"] == 4
     assert "plots/metrics.png" in card.text and (folder / "plots" / "metrics.png").is_file()

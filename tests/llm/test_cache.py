@@ -27,9 +27,7 @@ def test_key_depends_on_model_messages_params_and_seed():
 
 def test_round_trip_marks_cached(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
-    reply = Reply(
-        "text é", Usage(3, 4), model="m", latency_s=0.5, endpoint="e", finish_reason="stop"
-    )
+    reply = Reply("text é", Usage(3, 4), model="m", latency_s=0.5, endpoint="e", finish_reason="stop")
     assert cache.get("k") is None
     cache.put("k", reply)
     again = ResponseCache(tmp_path / "c.sqlite").get("k")

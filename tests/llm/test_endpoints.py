@@ -61,9 +61,7 @@ def test_concurrent_calls_all_complete_within_the_limit(llama_server):
         async def one(i):
             nonlocal peak
             task = asyncio.ensure_future(
-                pool.chat(
-                    [{"role": "user", "content": f"Count to {i}."}], SamplingParams(max_tokens=8)
-                )
+                pool.chat([{"role": "user", "content": f"Count to {i}."}], SamplingParams(max_tokens=8))
             )
             while not task.done():
                 peak = max(peak, pool.endpoints[0].in_flight)

@@ -41,9 +41,7 @@ def test_roles_sharing_a_config_share_one_backend(tmp_path):
                        cache_path=tmp_path / "c.sqlite")  # fmt: skip
     backends = roles._backends
     assert len(backends) == 2
-    assert isinstance(backends[local], LocalChatModel) and isinstance(
-        backends[remote], EndpointPool
-    )
+    assert isinstance(backends[local], LocalChatModel) and isinstance(backends[remote], EndpointPool)
     assert roles.model_ids() == {"conductor": backends[local].model_id,
                                  "domain_expert": backends[local].model_id, "summarizer": "m"}  # fmt: skip
     asyncio.run(roles.aclose())
@@ -67,9 +65,6 @@ def test_cache_and_meter_layers(tmp_path):
     a, b, c = asyncio.run(run())
     assert (a.text, b.cached, c.cached, echo.calls) == ("HI", True, False, 2)
     snap = roles.meter.snapshot()
-    assert (
-        snap["by_role"]["summarizer"]["cache_hits"] == 1
-        and snap["by_role"]["conductor"]["calls"] == 1
-    )
+    assert snap["by_role"]["summarizer"]["cache_hits"] == 1 and snap["by_role"]["conductor"]["calls"] == 1
     assert snap["by_endpoint"]["e1"]["calls"] == 2  # cached answers cost no endpoint call
     assert snap["total"]["completion_tokens"] == 6

@@ -36,9 +36,7 @@ def proxy(llama_server):
 
 def _call(urls, retry=FAST_RETRY, n=1, timeout_s=30.0):
     async def run():
-        pool = EndpointPool(
-            [EndpointConfig(url=u, model=MODEL_ALIAS, timeout_s=timeout_s) for u in urls], retry
-        )
+        pool = EndpointPool([EndpointConfig(url=u, model=MODEL_ALIAS, timeout_s=timeout_s) for u in urls], retry)
         try:
             replies = await asyncio.gather(*(pool.chat(MESSAGES, PARAMS) for _ in range(n)))
             return replies, pool
@@ -97,9 +95,7 @@ def test_healthy_endpoint_takes_the_load_of_a_dead_one(proxy):
     slow_cooldown = FAST_RETRY.model_copy(update={"cooldown_s": 60})
 
     async def run():
-        pool = EndpointPool(
-            [EndpointConfig(url=u, model=MODEL_ALIAS) for u in (dead, proxy.url)], slow_cooldown
-        )
+        pool = EndpointPool([EndpointConfig(url=u, model=MODEL_ALIAS) for u in (dead, proxy.url)], slow_cooldown)
         try:
             first = await asyncio.gather(*(pool.chat(MESSAGES, PARAMS) for _ in range(10)))
             sent_dead = pool.endpoints[0].sent
@@ -143,9 +139,7 @@ def test_server_rejecting_structured_output_gets_plain_requests(proxy):
     params = SamplingParams(max_tokens=16, temperature=0, seed=0, json_schema=schema)
 
     async def run():
-        pool = EndpointPool(
-            [EndpointConfig(url=proxy.url, model=MODEL_ALIAS, server_kind="tgi")], FAST_RETRY
-        )
+        pool = EndpointPool([EndpointConfig(url=proxy.url, model=MODEL_ALIAS, server_kind="tgi")], FAST_RETRY)
         try:
             proxy.set_script([("status", 422)])
             reply = await pool.chat(MESSAGES, params)

@@ -36,7 +36,10 @@ def _messages(prompt):
 def test_sampled_reply_is_the_same_alone_and_amid_fifteen_concurrent_requests(local_model):
     params = SamplingParams(max_tokens=32, temperature=0.8, seed=11)
     others = [
-        (_messages(f"Tell me something about finance topic number {i}."), SamplingParams(max_tokens=8 + 3 * i, temperature=0.8, seed=i))
+        (
+            _messages(f"Tell me something about finance topic number {i}."),
+            SamplingParams(max_tokens=8 + 3 * i, temperature=0.8, seed=i),
+        )
         for i in range(15)
     ]
 
@@ -57,7 +60,9 @@ def test_sampled_reply_is_the_same_alone_and_amid_fifteen_concurrent_requests(lo
     assert got.text == expected.text and got.usage == expected.usage
     assert all(r.usage.completion_tokens > 0 for r in crowd)
     # a different seed really samples differently (the seed is not ignored)
-    reseeded = asyncio.run(local_model.chat(_messages(PROMPTS[3]), SamplingParams(max_tokens=32, temperature=0.8, seed=12)))
+    reseeded = asyncio.run(
+        local_model.chat(_messages(PROMPTS[3]), SamplingParams(max_tokens=32, temperature=0.8, seed=12))
+    )
     assert reseeded.text != expected.text
 
 
@@ -155,9 +160,7 @@ def test_conductor_turns_under_the_turn_schema_parse_within_a_small_budget(local
     from metasynth_hf.scaffold.turns import parse_turn, turn_schema
 
     experts, artifacts = ["domain_expert", "summarizer"], ["seeds", "draft"]
-    params = SamplingParams(
-        max_tokens=96, temperature=0.7, json_schema=turn_schema(experts, artifacts, 96)
-    )
+    params = SamplingParams(max_tokens=96, temperature=0.7, json_schema=turn_schema(experts, artifacts, 96))
     messages = [
         [{"role": "system", "content": "You direct experts. Reply with one JSON turn."},
          {"role": "user", "content": f"Document {i}: decide the next step for a text about bonds."}]

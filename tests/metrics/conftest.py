@@ -98,10 +98,7 @@ def template_corpus(num_docs: int, seed: int = 0) -> list[str]:
         "Understanding the key trends in {f} is essential for {c} that want to {v} and grow. "
         "This article explores how {c} can {v} in the {f} sector."
     )
-    return [
-        frame.format(f=rng.choice(fields), c=rng.choice(firms), v=rng.choice(verbs))
-        for _ in range(num_docs)
-    ]
+    return [frame.format(f=rng.choice(fields), c=rng.choice(firms), v=rng.choice(verbs)) for _ in range(num_docs)]
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,7 @@ from metasynth_hf.metrics.corpus import load_corpus
 @pytest.fixture()
 def corpora(tmp_path, varied, template, reference_docs):
     (tmp_path / "metasynth").mkdir()
-    datasets.Dataset.from_dict({"text": varied}).to_parquet(
-        str(tmp_path / "metasynth" / "part-0.parquet")
-    )
+    datasets.Dataset.from_dict({"text": varied}).to_parquet(str(tmp_path / "metasynth" / "part-0.parquet"))
     datasets.Dataset.from_dict({"text": template}).to_json(str(tmp_path / "template.jsonl"))
     datasets.Dataset.from_dict({"body": reference_docs}).to_parquet(str(tmp_path / "real.parquet"))
     return tmp_path
@@ -82,3 +80,11 @@ def test_bad_inputs_fail_with_the_fix(corpora, tmp_path, capsys):
     assert main(["stats", str(empty), "--out", str(tmp_path / "o")]) == 1
     assert "no .parquet, .jsonl, .json or .arrow corpus files" in capsys.readouterr().err
     assert main(["stats", str(corpora / "metasynth"), "--metrics", "bogus"]) == 1
+
+
+@pytest.mark.parametrize("spec", ["corpus/nothere", "./nothere", "someone/some-dataset"])
+def test_a_missing_corpus_is_one_error_line_not_a_hub_traceback(spec, tmp_path, capsys):
+    # HF_HUB_OFFLINE=1 (conftest): a Hub id cannot be loaded either, and the line says why
+    assert main(["stats", spec, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and spec in err[0] and "no such file or folder" in err[0], err

@@ -49,9 +49,7 @@ def test_closed_forms_equal_brute_force(case):
     x = random_cases()[case]
     n = len(x)
     assert em.remote_clique(x) * (n - 1) / n == pytest.approx(brute_remote_clique(x), abs=1e-6)
-    assert em.remote_clique_reference(x) == pytest.approx(
-        round(float(brute_remote_clique(x)), 3), abs=1e-3
-    )
+    assert em.remote_clique_reference(x) == pytest.approx(round(float(brute_remote_clique(x)), 3), abs=1e-3)
     assert em.chamfer_distance(x) == pytest.approx(brute_chamfer(x), abs=1e-6)
     assert em.vendi_score(x) == pytest.approx(vendi.score_X(x), rel=1e-5)
     assert em.vendi_score(x) == pytest.approx(vendi.score_dual(x), rel=1e-5)
@@ -66,12 +64,8 @@ def test_chamfer_of_duplicates_is_zero_and_chunks_agree():
 @pytest.mark.slow
 def test_real_embeddings_equal_brute_force(corpus_embeddings):
     for x in corpus_embeddings.values():
-        assert em.remote_clique_reference(x) == pytest.approx(
-            round(float(brute_remote_clique(x)), 3), abs=1e-3
-        )
-        assert round(em.chamfer_distance(x), 3) == pytest.approx(
-            round(float(brute_chamfer(x)), 3), abs=1e-3
-        )
+        assert em.remote_clique_reference(x) == pytest.approx(round(float(brute_remote_clique(x)), 3), abs=1e-3)
+        assert round(em.chamfer_distance(x), 3) == pytest.approx(round(float(brute_chamfer(x)), 3), abs=1e-3)
         assert em.vendi_score(x) == pytest.approx(vendi.score_X(x), rel=1e-4)
 
 

@@ -42,9 +42,7 @@ def test_pair_scores_equal_rouge_score(varied, unicode_docs):
         assert rouge_tokens(a) == tokenizer.tokenize(a)
         for j, b in enumerate(texts):
             if i != j:
-                assert matrix[i, j] == pytest.approx(
-                    scorer.score(b, a)["rougeL"].fmeasure, abs=1e-12
-                )
+                assert matrix[i, j] == pytest.approx(scorer.score(b, a)["rougeL"].fmeasure, abs=1e-12)
 
 
 def test_identical_documents_score_one_and_disjoint_documents_differ_from_package():
@@ -78,9 +76,7 @@ def test_bootstrap_formula_equals_explicit_resampling():
     values = []
     for _ in range(50):
         idx = draws.integers(0, 9, 9)
-        pairs = [
-            scores[a, b] for x, a in enumerate(idx) for y, b in enumerate(idx) if x != y and a != b
-        ]
+        pairs = [scores[a, b] for x, a in enumerate(idx) for y, b in enumerate(idx) if x != y and a != b]
         values.append(np.mean(pairs))
     assert (low, high) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])))
 

@@ -56,9 +56,7 @@ def test_values_equal_definitions(corpus, request):
         assert per_n[n] == pytest.approx(_brute_ngram(texts, n), abs=1e-15)
     assert ngram_diversity_score(texts) == pytest.approx(sum(per_n.values()))
     for n in (1, 2, 4):
-        assert self_repetition(texts, n) == pytest.approx(
-            _brute_self_repetition(texts, n), abs=1e-12
-        )
+        assert self_repetition(texts, n) == pytest.approx(_brute_self_repetition(texts, n), abs=1e-12)
     streamed = lexical_stats(texts, batch_docs=2)
     assert streamed["compression_ratio"] == pytest.approx(compression_ratio(texts), rel=1e-15)
     assert streamed["ngram_diversity_2"] == per_n[2]
@@ -72,9 +70,7 @@ def test_identical_documents_are_minimally_diverse(varied):
     assert stats["self_repetition"] > base["self_repetition"]
     n_tokens = len(" ".join(same).split(" "))
     assert stats["ngram_diversity_1"] == len(set(varied[0].split(" "))) / n_tokens
-    assert self_repetition(same) == pytest.approx(
-        diversity.self_repetition_score(same, verbose=False)
-    )
+    assert self_repetition(same) == pytest.approx(diversity.self_repetition_score(same, verbose=False))
 
 
 def test_empty_and_tiny_corpora_raise_clear_errors():

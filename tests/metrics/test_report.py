@@ -115,9 +115,7 @@ def test_evaluate_module_gives_the_same_numbers(varied, config):
     fields = {"metrics": list(wanted), "cache_dir": config.cache_dir}
     module = evaluate.load(str(measurement_path()))
     out = module.compute(data=varied[:20], **fields)
-    report = diversity_report(
-        varied[:20], config=MetricsConfig(metrics=wanted, cache_dir=config.cache_dir)
-    )
+    report = diversity_report(varied[:20], config=MetricsConfig(metrics=wanted, cache_dir=config.cache_dir))
     for name in (
         "compression_ratio",
         "ngram_diversity",
@@ -126,7 +124,4 @@ def test_evaluate_module_gives_the_same_numbers(varied, config):
         "vendi_score",
     ):
         assert out[name] == pytest.approx(report["metrics"][name]["value"], rel=1e-9)
-    assert (
-        out["compression_ratio_reference"]
-        == report["metrics"]["compression_ratio"]["reference_value"]
-    )
+    assert out["compression_ratio_reference"] == report["metrics"]["compression_ratio"]["reference_value"]

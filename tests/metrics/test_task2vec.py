@@ -13,18 +13,14 @@ from metasynth_hf.metrics.task2vec import (
     task2vec_diversity,
 )
 
-TINY = MetricsConfig(
-    task2vec_num_batches=3, task2vec_batch_size=2, task2vec_max_length=12, task2vec_minibatch=2
-)
+TINY = MetricsConfig(task2vec_num_batches=3, task2vec_batch_size=2, task2vec_max_length=12, task2vec_minibatch=2)
 
 
 def test_distance_is_the_reference_scaled_cosine():
     rng = np.random.default_rng(0)
     h0, h1 = rng.random(50), rng.random(50)
     total = h0 + h1 + 1e-8
-    assert scaled_cosine_distance(h0, h1) == pytest.approx(
-        cosine(h0 / total, h1 / total), abs=1e-12
-    )
+    assert scaled_cosine_distance(h0, h1) == pytest.approx(cosine(h0 / total, h1 / total), abs=1e-12)
     assert scaled_cosine_distance(h0, h0) == pytest.approx(0.0, abs=1e-12)
 
 
@@ -32,9 +28,7 @@ def test_confidence_interval_is_student_t():
     mean, low, high = mean_confidence_interval(np.array([0.1, 0.2, 0.3, 0.4]))
     assert mean == pytest.approx(0.25)
     assert high - mean == pytest.approx(mean - low)
-    assert high - mean == pytest.approx(
-        3.182446 * np.std([0.1, 0.2, 0.3, 0.4], ddof=1) / 2, rel=1e-5
-    )
+    assert high - mean == pytest.approx(3.182446 * np.std([0.1, 0.2, 0.3, 0.4], ddof=1) / 2, rel=1e-5)
 
 
 @pytest.mark.slow

@@ -104,13 +104,13 @@ def default_answer(role: str, messages: list[Message], params: SamplingParams) -
         return f"A summary number {seed} about {random.Random(seed).choice(WORDS)}."
     if role == "topic_labeler":
         rng = random.Random(seed)
-        return f"Category: {rng.choice(['Markets', 'Banking', 'Risk'])}\nTopic: {rng.choice(WORDS)} {rng.choice(WORDS)}"
+        return (
+            f"Category: {rng.choice(['Markets', 'Banking', 'Risk'])}\nTopic: {rng.choice(WORDS)} {rng.choice(WORDS)}"
+        )
     if role == "content_analyst":
         return "1. Use a different angle. 2. Avoid stock phrases."
     if role == "question_editor":
-        return (
-            f"How would a treasurer weigh {random.Random(seed).choice(WORDS)} against risk {seed}?"
-        )
+        return f"How would a treasurer weigh {random.Random(seed).choice(WORDS)} against risk {seed}?"
     if role == "responder":
         return prose(seed, 40, "Answer:")
     return f"{role} says {seed}"

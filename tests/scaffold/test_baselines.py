@@ -62,9 +62,7 @@ def test_template_icl_varies_real_exemplars(tmp_path):
     fields = {"method": "template_icl", "seeds": {"kind": "topic_aware", "corpus": "unused.jsonl"}}
     _, records = run(tmp_path, model, seeder=DocSeeder(), num_docs=4, **fields)
     prompts = prompts_of(model)
-    assert (
-        "Real document 0-0" in prompts[0] and "Real document 0-2" not in prompts[0]
-    )  # exemplars=2
+    assert "Real document 0-0" in prompts[0] and "Real document 0-2" not in prompts[0]  # exemplars=2
     assert "Real document 1-0" in prompts[2]
     assert records[0]["seed"] == ["real-0-0", "real-0-1", "real-0-2"]
     assert records[0]["topic"] == "topic 0"

@@ -71,11 +71,7 @@ def test_garbage_conductor_reasks_once_then_follows_the_fixed_order(tmp_path):
     assert len(prov["fallbacks"]) == 5  # four fixed steps, then the fixed plan's FINAL
     assert all("unparseable twice" in f["reason"] for f in prov["fallbacks"])
     assert all(f["raw"] == "I like turtles" for f in prov["fallbacks"])
-    reasks = [
-        p
-        for role, m, p in model.calls
-        if role == "conductor" and "could not be used:" in m[-1]["content"]
-    ]
+    reasks = [p for role, m, p in model.calls if role == "conductor" and "could not be used:" in m[-1]["content"]]
     assert len(reasks) == 10  # one re-ask per failed turn, two documents
     assert summary.fallbacks == 10 and records[0]["text"]
 
@@ -84,11 +80,7 @@ def test_a_reask_that_works_is_recorded(tmp_path):
     def conductor(messages, params):
         if "could not be used:" in messages[-1]["content"]:
             return default_answer("conductor", messages[:-2], params)
-        return (
-            "{not json"
-            if conductor_turns(messages) == 0
-            else default_answer("conductor", messages, params)
-        )
+        return "{not json" if conductor_turns(messages) == 0 else default_answer("conductor", messages, params)
 
     _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
     prov = records[0]["prov"]
@@ -122,9 +114,7 @@ def test_conductor_document_is_used_when_it_is_real(tmp_path):
 def never_final(messages, params):
     turn = conductor_turns(messages)
     expert = ["seed_keywords", "domain_expert", "content_analyst"][turn % 3]
-    return json.dumps(
-        {"action": "call_expert", "expert": expert, "instructions": f"More, take {turn}."}
-    )
+    return json.dumps({"action": "call_expert", "expert": expert, "instructions": f"More, take {turn}."})
 
 
 def test_no_final_within_max_turns_keeps_the_best_draft(tmp_path):
@@ -137,9 +127,7 @@ def test_no_final_within_max_turns_keeps_the_best_draft(tmp_path):
 
 def test_a_repeated_turn_is_replaced_by_the_fixed_plan(tmp_path):
     def conductor(messages, params):
-        return json.dumps(
-            {"action": "call_expert", "expert": "summarizer", "instructions": "Again."}
-        )
+        return json.dumps({"action": "call_expert", "expert": "summarizer", "instructions": "Again."})
 
     _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
     prov = records[0]["prov"]
@@ -155,13 +143,9 @@ def test_a_repeated_turn_is_replaced_by_the_fixed_plan(tmp_path):
 def test_last_turns_are_kept_for_the_required_experts(tmp_path):
     def conductor(messages, params):
         turn = conductor_turns(messages)
-        return json.dumps(
-            {"action": "call_expert", "expert": "seed_keywords", "instructions": f"Try {turn}."}
-        )
+        return json.dumps({"action": "call_expert", "expert": "seed_keywords", "instructions": f"Try {turn}."})
 
-    _, records = run(
-        tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1, stop={"max_turns": 4}
-    )
+    _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1, stop={"max_turns": 4})
     prov = records[0]["prov"]
     assert prov["experts_called"][:4] == [
         "seed_keywords",
@@ -195,17 +179,12 @@ def test_empty_and_looping_experts_never_crash(tmp_path):
     def writer(messages, params):
         return "" if params.seed % 2 else "loop loop loop loop " * 50
 
-    model = ScriptedModel(
-        answering(domain_expert=writer, seed_keywords=lambda m, p: "", summarizer=lambda m, p: "")
-    )
+    model = ScriptedModel(answering(domain_expert=writer, seed_keywords=lambda m, p: "", summarizer=lambda m, p: ""))
     summary, records = run(tmp_path, model, num_docs=2)
     assert summary.documents == 2
     for record in records:
         assert len(record["text"].split()) < 20  # the loop was collapsed, not kept 200 words long
-        assert (
-            record["prov"]["instance"]["summary"] == record["text"][:300].strip()
-            or record["text"] == ""
-        )
+        assert record["prov"]["instance"]["summary"] == record["text"][:300].strip() or record["text"] == ""
 
 
 def test_token_budget_stops_the_loop(tmp_path):

@@ -159,9 +159,7 @@ def test_bad_input_is_refused_before_any_call(tmp_path, fields, fragment):
     with pytest.raises(ConfigError, match=fragment):
         from metasynth_hf.config_io import load_config
 
-        config = load_config(
-            RunConfig, None, {"output_dir": str(tmp_path), "num_docs": 2, **fields}
-        )
+        config = load_config(RunConfig, None, {"output_dir": str(tmp_path), "num_docs": 2, **fields})
         asyncio.run(generate(config, models=AnyRole(model)))
     assert not model.calls
 

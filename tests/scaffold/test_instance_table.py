@@ -21,8 +21,7 @@ TOPICS = [
 
 def entries() -> list[InstanceEntry]:
     return [
-        InstanceEntry(i, f"doc-{i}", topic, category, summary)
-        for i, (category, topic, summary) in enumerate(TOPICS)
+        InstanceEntry(i, f"doc-{i}", topic, category, summary) for i, (category, topic, summary) in enumerate(TOPICS)
     ]
 
 
@@ -70,7 +69,5 @@ def test_hashing_embedder_is_normalised_and_deterministic():
 def test_default_embedder_retrieves_by_meaning():
     """The default (all-MiniLM-L6-v2, offline) finds a paraphrase with no shared words."""
     t = InstanceTable(InstanceTableConfig(max_entries=2, recent=1))
-    picked = t.relevant(
-        entries(), "protection a bondholder buys in case the issuing company goes bankrupt"
-    )
+    picked = t.relevant(entries(), "protection a bondholder buys in case the issuing company goes bankrupt")
     assert [e.id for e in picked] == ["doc-2", "doc-6"]  # best match + the most recent entry

@@ -36,10 +36,7 @@ def test_instruct_from_a_metasynth_run(tmp_path):
     record = records[0]
     assert record["method"] == "instruct" and record["seed"] == ["finance-metasynth-s0-0000000"]
     assert record["instruction"] and record["response"].startswith("Answer:")
-    assert (
-        record["text"]
-        == f"Instruction:\n{record['instruction']}\n\nResponse:\n{record['response']}"
-    )
+    assert record["text"] == f"Instruction:\n{record['instruction']}\n\nResponse:\n{record['response']}"
     prov = record["prov"]
     assert prov["status"] == "final" and prov["evolutions"] == 1 and prov["fallbacks"] == []
     assert prov["experts_called"] == [
@@ -65,10 +62,7 @@ def test_final_too_early_forces_the_evolution_rounds(tmp_path):
 
 def test_instruct_reads_a_jsonl_corpus(tmp_path):
     corpus = tmp_path / "real.jsonl"
-    rows = [
-        {"text": f"Document {i} on pension funds and annuity pricing for retirees."}
-        for i in range(2)
-    ]
+    rows = [{"text": f"Document {i} on pension funds and annuity pricing for retirees."} for i in range(2)]
     corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     fields = {"method": "instruct", "instruct": {"source": str(corpus), "rounds": 0}}
     summary, records = run(tmp_path / "instr", num_docs=2, **fields)

@@ -8,9 +8,7 @@ from metasynth_hf.scaffold.memory import CLIP_MARK, ConductorMemory
 
 
 def make(max_tokens: int = 400) -> ConductorMemory:
-    return ConductorMemory(
-        "system " * 20, "task " * 20, max_tokens, summary_header=lambda s: f"EARLIER: {s}"
-    )
+    return ConductorMemory("system " * 20, "task " * 20, max_tokens, summary_header=lambda s: f"EARLIER: {s}")
 
 
 def fill(memory: ConductorMemory, n: int, size: int = 200) -> None:

@@ -95,9 +95,7 @@ def test_metasynth_calls_every_expert_and_survives_the_small_model(metasynth_run
         assert "SmolLM2-135M-Instruct" in prov["models"]["conductor"]
         assert prov["tokens_by_role"]["conductor"]["completion_tokens"] > 0
         assert record["text"].strip() and record["num_tokens"] > 0 and record["topic"]
-        assert len(prov["experts_called"]) == sum(
-            1 for t in prov["turns"] if t["action"] == "call_expert"
-        )
+        assert len(prov["experts_called"]) == sum(1 for t in prov["turns"] if t["action"] == "call_expert")
     assert summary.fallbacks == sum(len(r["prov"]["fallbacks"]) for r in records)
     assert meter.snapshot()["by_role"]["conductor"]["calls"] >= 4
     logger.warning(
@@ -125,9 +123,7 @@ def small_corpus(path):
         "Randomised controlled trials assign treatment by chance to remove selection bias.",
         "Vaccines train adaptive immunity by presenting antigens without causing disease.",
     ]
-    path.write_text(
-        "\n".join(json.dumps({"id": f"real-{i}", "text": t}) for i, t in enumerate(texts)) + "\n"
-    )
+    path.write_text("\n".join(json.dumps({"id": f"real-{i}", "text": t}) for i, t in enumerate(texts)) + "\n")
     return path
 
 
@@ -135,9 +131,7 @@ def test_baselines_and_seed(local_model, one_thread, cache, workdir):
     from metasynth_hf.seeds.topic_aware import TopicAwareConfig, TopicAwareSeeder
 
     for method, lanes in (("template", 2), ("template_prior", 1)):
-        _, records, _ = run(
-            local_model, cache, workdir / method, method=method, num_docs=2, lanes=lanes
-        )
+        _, records, _ = run(local_model, cache, workdir / method, method=method, num_docs=2, lanes=lanes)
         assert [r["method"] for r in records] == [method] * 2 and all(r["text"] for r in records)
     prior = read_records(workdir / "template_prior")
     assert prior[1]["prov"]["conditioned_on"]["prior_shown"] == 1
@@ -149,13 +143,9 @@ def test_baselines_and_seed(local_model, one_thread, cache, workdir):
         seed=0, embedder=HashingEmbedder(),
     )  # fmt: skip
     fields = {"method": "template_icl", "seeds": {"kind": "topic_aware", "corpus": str(corpus)}}
-    _, icl, _ = run(
-        local_model, cache, workdir / "icl", seeder=seeder, num_docs=2, lanes=2, **fields
-    )
+    _, icl, _ = run(local_model, cache, workdir / "icl", seeder=seeder, num_docs=2, lanes=2, **fields)
     assert all(r["seed"][0].startswith("real-") and r["text"] for r in icl)
-    _, other_seed, _ = run(
-        local_model, cache, workdir / "seed1", method="template", num_docs=2, lanes=2, seed=1
-    )
+    _, other_seed, _ = run(local_model, cache, workdir / "seed1", method="template", num_docs=2, lanes=2, seed=1)
     template = read_records(workdir / "template")
     assert [r["text"] for r in other_seed] != [r["text"] for r in template]
 
@@ -170,7 +160,5 @@ def test_instruct_on_the_metasynth_output(metasynth_run, local_model, cache, wor
     summary, records, _ = run(local_model, cache, workdir / "instruct", num_docs=1, **fields)
     assert summary.documents == 1
     record = records[0]
-    assert (
-        record["instruction"] and record["response"] and record["text"].startswith("Instruction:")
-    )
+    assert record["instruction"] and record["response"] and record["text"].startswith("Instruction:")
     assert record["seed"] == [read_records(workdir / "metasynth")[0]["id"]]

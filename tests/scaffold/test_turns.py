@@ -12,7 +12,9 @@ ARTIFACTS = ["seeds", "instance_table", "keywords", "draft", "analysis"]
 
 
 def test_well_formed_call():
-    text = '{"action": "call_expert", "expert": "domain_expert", "instructions": "Write.", "share": ["seeds", "draft"]}'
+    text = (
+        '{"action": "call_expert", "expert": "domain_expert", "instructions": "Write.", "share": ["seeds", "draft"]}'
+    )
     assert parse_turn(text, EXPERTS, ARTIFACTS) == Turn(
         "call_expert", expert="domain_expert", instructions="Write.", share=("seeds", "draft")
     )
@@ -35,18 +37,13 @@ def test_context_text_and_context_as_artifact_list():
     assert turn.context == "" and turn.share == ("draft",)
 
 
-@pytest.mark.parametrize(
-    "text", ['{"action": "final"}', '{"action": "FINAL", "document": "x"}', '{"action": "done"}']
-)
+@pytest.mark.parametrize("text", ['{"action": "final"}', '{"action": "FINAL", "document": "x"}', '{"action": "done"}'])
 def test_final(text):
     assert parse_turn(text, EXPERTS, ARTIFACTS).action == "final"
 
 
 def test_final_keeps_document():
-    assert (
-        parse_turn('{"action": "final", "document": "The text."}', EXPERTS, ARTIFACTS).document
-        == "The text."
-    )
+    assert parse_turn('{"action": "final", "document": "The text."}', EXPERTS, ARTIFACTS).document == "The text."
 
 
 @pytest.mark.parametrize(
@@ -95,7 +92,5 @@ def test_text_limit_leaves_room_for_the_json_keys():
 
 
 def test_canonical_json_round_trips():
-    turn = Turn(
-        "call_expert", expert="summarizer", instructions="Sum up.", share=("draft",), context="c"
-    )
+    turn = Turn("call_expert", expert="summarizer", instructions="Sum up.", share=("draft",), context="c")
     assert parse_turn(turn.to_json(), EXPERTS, ARTIFACTS) == turn

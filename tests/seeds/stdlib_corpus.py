@@ -22,9 +22,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def stdlib_paragraphs(
-    per_group: int = 16, min_chars: int = 120, max_chars: int = 600
-) -> list[dict[str, str]]:
+def stdlib_paragraphs(per_group: int = 16, min_chars: int = 120, max_chars: int = 600) -> list[dict[str, str]]:
     """Rows {id, text, group}: distinct docstring paragraphs of `min_chars` to `max_chars`."""
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
@@ -34,12 +32,7 @@ def stdlib_paragraphs(
             for doc in module_docstrings(module_name, methods=True):
                 for para in doc.split("\n\n"):
                     text = " ".join(para.split())
-                    if (
-                        not min_chars <= len(text) <= max_chars
-                        or text in seen
-                        or ">>>" in text
-                        or "===" in text
-                    ):
+                    if not min_chars <= len(text) <= max_chars or text in seen or ">>>" in text or "===" in text:
                         continue
                     seen.add(text)
                     rows.append({"id": f"{group}-{taken:02d}", "text": text, "group": group})

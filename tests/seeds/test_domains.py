@@ -73,9 +73,7 @@ def test_custom_domain_needs_a_description(tmp_path):
 def test_resolve_domain_from_config_mapping_and_file(tmp_path):
     path = tmp_path / "maritime_law.txt"
     path.write_text("salvage\ncharter party\n")
-    from_map = resolve_domain(
-        {"name": "sea", "description": "Maritime law.", "keywords": str(path)}
-    )
+    from_map = resolve_domain({"name": "sea", "description": "Maritime law.", "keywords": str(path)})
     assert from_map.name == "sea" and from_map.keywords == ("salvage", "charter party")
     from_file = resolve_domain(str(path))
     assert from_file.name == "maritime_law" and from_file.keyword_file == Path(path)

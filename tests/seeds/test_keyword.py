@@ -50,9 +50,7 @@ def test_same_keywords_in_another_process_with_another_hash_seed():
         "print(json.dumps([s.seeds_for(i, []).keywords for i in range(0, 2000, 37)]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     here = KeywordSeeder("biomedicine", k=3, seed=11)
     assert json.loads(out) == [list(here.seeds_for(i, []).keywords) for i in range(0, 2000, 37)]
 
@@ -103,6 +101,4 @@ def test_expanded_keywords_without_source_are_visible_at_once():
     seeder.expand(["", "  ", "ferroptosis"])
     assert seeder.expanded_keywords() == ("ferroptosis",)
     assert seeder.seeds_for(3, []).keywords[-1] == "ferroptosis"
-    assert KeywordSeeder("biomedicine", k=2, expanded_per_doc=0).seeds_for(3, []).keywords == (
-        seeder.base_keywords(3)
-    )
+    assert KeywordSeeder("biomedicine", k=2, expanded_per_doc=0).seeds_for(3, []).keywords == (seeder.base_keywords(3))

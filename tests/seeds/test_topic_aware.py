@@ -101,9 +101,7 @@ def test_topic_labels_are_readable_and_follow_the_corpus(seeder, rows):
 
 @pytest.mark.parametrize("run_seed", [5, 6, 7])
 def test_new_seeds_every_m_documents_from_topics_not_in_the_last_m(run_seed, corpus_dir, cache_dir):
-    seeder = TopicAwareSeeder(
-        corpus_dir / "docs.parquet", seed=run_seed, cache_dir=cache_dir, **BASE
-    )
+    seeder = TopicAwareSeeder(corpus_dir / "docs.parquet", seed=run_seed, cache_dir=cache_dir, **BASE)
     out = simulate(seeder, 12 * M)
     anchors = []
     for block in range(12):
@@ -140,9 +138,7 @@ def test_excluded_topics_come_from_seed_ids_and_known_topic_labels(seeder):
 
 
 def test_reuse_window_bounds_which_seed_documents_count_as_used(corpus_dir, cache_dir):
-    seeder = TopicAwareSeeder(
-        corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir, **{**BASE, "reuse_window": 2}
-    )
+    seeder = TopicAwareSeeder(corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir, **{**BASE, "reuse_window": 2})
     ids = seeder.ids
     history = [Done(i, None, (ids[2 * i], ids[2 * i + 1], "elsewhere-1")) for i in range(6)]
     assert seeder.used_rows(6, history[::-1]) == {8, 9, 10, 11}  # docs 4 and 5, any order

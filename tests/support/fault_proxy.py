@@ -96,9 +96,7 @@ class FaultProxy:
         kind = action[0]
         if kind == "reset":
             sock = writer.get_extra_info("socket")
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             writer.transport.abort()
             return False
         if kind == "status":
@@ -121,13 +119,9 @@ class FaultProxy:
         await _write(writer, status, payload, {})
         return True
 
-    async def _forward(
-        self, method: str, path: str, headers: dict, body: bytes
-    ) -> tuple[int, bytes]:
+    async def _forward(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, bytes]:
         keep = {k: v for k, v in headers.items() if k in {"content-type", "authorization"}}
-        async with self._session.request(
-            method, self.upstream + path, data=body, headers=keep
-        ) as r:
+        async with self._session.request(method, self.upstream + path, data=body, headers=keep) as r:
             return r.status, await r.read()
 
 

@@ -22,14 +22,10 @@ def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp
               "conductor_model": {"model": "smollm2", "endpoint_models": []},
               "expert_model": {"model": "smollm2", "endpoint_models": []},
               "expert_set": ["domain_expert"], "prompt_set": "abc"}  # fmt: skip
-    (root / "fingerprint.json").write_text(
-        json.dumps({"fingerprint": fingerprint, "fields": fields})
-    )
+    (root / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint, "fields": fields}))
     for k in range(shards):
         lines = [record(i, f"Document {i} about bonds, yields and duration risk.").to_json()
                  for i in range(n) if i % shards == k]  # fmt: skip
         (root / f"shard-{k:05d}-of-{shards:05d}.jsonl").write_text("".join(x + "\n" for x in lines))
-        (root / f"summary-{k:05d}-of-{shards:05d}.json").write_text(
-            json.dumps({"calls": 5, "cache_hits": 1})
-        )
+        (root / f"summary-{k:05d}-of-{shards:05d}.json").write_text(json.dumps({"calls": 5, "cache_hits": 1}))
     return root

@@ -57,9 +57,7 @@ class LlamaServer:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.3)
-        raise RuntimeError(
-            f"llama server did not start in time: {self.log_path.read_text()[-2000:]}"
-        )
+        raise RuntimeError(f"llama server did not start in time: {self.log_path.read_text()[-2000:]}")
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:

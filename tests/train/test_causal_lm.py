@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from metasynth_hf.errors import ConfigError
 from metasynth_hf import causal_lm as convert
+from metasynth_hf.errors import ConfigError
 
 
 @pytest.mark.slow  # the first test to ask for the conversion pays for it (~40-100 s)

@@ -40,9 +40,7 @@ def launch_env(config: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tu
 
     monkeypatch.chdir(REPO)  # configs name their ZeRO JSON relative to the repository root
     argv = ["--config_file", str(config), *extra, "-m", "metasynth_hf.train", "--config", "x"]
-    args, defaults, mp_from_config = _validate_launch_command(
-        launch_command_parser().parse_args(argv)
-    )
+    args, defaults, mp_from_config = _validate_launch_command(launch_command_parser().parse_args(argv))
     if not args.use_deepspeed:
         return args, prepare_multi_gpu_env(args)
     # Same bookkeeping as accelerate's launch_command before it calls the DeepSpeed launcher.
@@ -107,9 +105,7 @@ def test_zero_json_fills_and_parses_with_deepspeed(zero_json: Path) -> None:
     from deepspeed.runtime.config import DeepSpeedConfig
     from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
-    _, training_args, _, _, cpt_args = parse(
-        ["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"]
-    )
+    _, training_args, _, _, cpt_args = parse(["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"])
     apply_global_batch_size(training_args, cpt_args, world_size=8)
     hf_config = HfTrainerDeepSpeedConfig(str(zero_json))
     assert _autos(hf_config.config), "a ZeRO JSON without auto values would fight the recipe"

@@ -93,9 +93,7 @@ def test_builder_script_directory(tmp_path) -> None:
 def test_instruction_data_becomes_text() -> None:
     import datasets
 
-    pairs = datasets.Dataset.from_dict(
-        {"instruction": ["Explain duration."], "response": ["It is..."]}
-    )
+    pairs = datasets.Dataset.from_dict({"instruction": ["Explain duration."], "response": ["It is..."]})
     assert list(to_text(pairs, "text")["text"]) == ["Explain duration.\n\nIt is..."]
     chats = datasets.Dataset.from_dict(
         {"messages": [[{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]]}
@@ -137,9 +135,7 @@ def test_load_corpus_holds_out_a_split(tmp_path) -> None:
     assert sorted([*splits["train"]["text"], *splits["test"]["text"]]) == sorted(TEXTS)
     assert splits["train"].column_names == ["text"]  # the extra `id` column is dropped
     with pytest.raises(ConfigError, match="no training data"):
-        load_corpus(
-            _args(), SimpleNamespace(datasets=[], streaming=False, test_split_size=None), "text", 0
-        )
+        load_corpus(_args(), SimpleNamespace(datasets=[], streaming=False, test_split_size=None), "text", 0)
 
 
 def test_missing_source_names_the_fix(tmp_path) -> None:

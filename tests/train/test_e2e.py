@@ -65,9 +65,7 @@ def test_ran_as_two_data_parallel_processes(trained: Path) -> None:
 
 
 @pytest.mark.slow
-def test_checkpoint_reloads_and_heldout_perplexity_improves(
-    trained: Path, smollm2_checkpoint, tmp_path
-) -> None:
+def test_checkpoint_reloads_and_heldout_perplexity_improves(trained: Path, smollm2_checkpoint, tmp_path) -> None:
     import torch
     from safetensors.torch import load_file
 

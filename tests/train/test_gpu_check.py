@@ -13,9 +13,7 @@ from .conftest import RECIPES
 
 
 def load_make_inputs():
-    spec = importlib.util.spec_from_file_location(
-        "make_inputs", RECIPES / "gpu_check" / "make_inputs.py"
-    )
+    spec = importlib.util.spec_from_file_location("make_inputs", RECIPES / "gpu_check" / "make_inputs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -25,9 +23,7 @@ def test_default_size_is_about_one_billion_parameters() -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=49152, tie_word_embeddings=False, **load_make_inputs().SIZES["1b"]
-    )
+    config = LlamaConfig(vocab_size=49152, tie_word_embeddings=False, **load_make_inputs().SIZES["1b"])
     with torch.device("meta"):
         params = sum(p.numel() for p in LlamaForCausalLM(config).parameters())
     assert 0.9e9 < params < 1.3e9
@@ -38,12 +34,7 @@ def test_tiny_inputs_load_and_fit_the_recipe(smollm2_checkpoint, tmp_path) -> No
     from transformers import AutoModelForCausalLM
 
     make_inputs = load_make_inputs()
-    assert (
-        make_inputs.main(
-            ["--out", str(tmp_path), "--size", "tiny", "--docs", "5", "--words_per_doc", "30"]
-        )
-        == 0
-    )
+    assert make_inputs.main(["--out", str(tmp_path), "--size", "tiny", "--docs", "5", "--words_per_doc", "30"]) == 0
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     assert model.config.num_hidden_layers == 2
     from metasynth_hf.training.data import load_source
@@ -62,9 +53,7 @@ def test_tiny_inputs_load_and_fit_the_recipe(smollm2_checkpoint, tmp_path) -> No
     assert model_args.model_name_or_path == str(tmp_path / "model")
 
 
-@pytest.mark.parametrize(
-    "key", ["global_step", "tokens_seen", "world_size", "tokens_per_second_per_device"]
-)
+@pytest.mark.parametrize("key", ["global_step", "tokens_seen", "world_size", "tokens_per_second_per_device"])
 def test_run_sh_reads_keys_the_summary_has(key: str) -> None:
     """run.sh prints fields of train_summary.json; keep the two in step."""
     from metasynth_hf.training.throughput import ThroughputCallback

@@ -128,9 +128,7 @@ def test_generate_slurm_shards_cover_every_document_once() -> None:
 
 def test_generate_slurm_refuses_a_partial_array_without_shards() -> None:
     env = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "3", "SLURM_ARRAY_TASK_MAX": "3"}
-    done = run_script(
-        "generate.slurm", ["run.yaml"], {**env, "SLURM_ARRAY_TASK_COUNT": "1", "DRY_RUN": "1"}
-    )
+    done = run_script("generate.slurm", ["run.yaml"], {**env, "SLURM_ARRAY_TASK_COUNT": "1", "DRY_RUN": "1"})
     assert done.returncode == 2 and "SHARDS=N" in done.stderr
 
 

@@ -54,18 +54,14 @@ def test_domain_recipes_differ_only_by_domain() -> None:
 
 @pytest.mark.parametrize(("world_size", "accumulation"), [(1, 16), (8, 2), (16, 1)])
 def test_global_batch_is_kept_on_any_layout(world_size: int, accumulation: int) -> None:
-    _, training, _, _, cpt = parse(
-        ["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"]
-    )
+    _, training, _, _, cpt = parse(["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"])
     apply_global_batch_size(training, cpt, world_size)
     assert training.gradient_accumulation_steps == accumulation
     assert training.per_device_train_batch_size * world_size * accumulation == 64
 
 
 def test_global_batch_that_does_not_divide_is_an_error() -> None:
-    _, training, _, _, cpt = parse(
-        ["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"]
-    )
+    _, training, _, _, cpt = parse(["--config", str(MISTRAL / "finance" / "cpt.yaml"), "--use_cpu", "true"])
     with pytest.raises(ConfigError, match="global_batch_size=64 .* 12"):
         apply_global_batch_size(training, cpt, world_size=3)
 
