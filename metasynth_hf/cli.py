@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from metasynth_hf import __version__
@@ -133,6 +134,11 @@ def _quiet_library_output(verbose: int) -> None:
         logging.getLogger("llama-cpp-python").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
         return
     logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    # huggingface_hub's switch also silences transformers' "Loading weights" bars.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()
     try:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a core dependency

@@ -83,6 +83,9 @@ class RunSummary:
     generated_tokens_per_s: float = 0.0
     stopped_by: str = ""
     error: str | None = None
+    # Per backend, what it reports of itself: for the embedded engine, prompt tokens computed
+    # vs answered from a kept KV prefix (cumulative within the process).
+    backends: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +159,8 @@ async def generate(
             summary.by_role = snap["by_role"]
             summary.calls = snap["total"]["calls"]
             summary.cache_hits = snap["total"]["cache_hits"]
+        if hasattr(ctx.models, "backend_stats"):
+            summary.backends = ctx.models.backend_stats()
         summary.wall_time_s = round(time.monotonic() - started, 3)
         write_json_atomic(summary_path(out, k, n), summary.to_dict())
         if owned:

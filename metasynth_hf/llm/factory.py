@@ -68,6 +68,15 @@ class RoleModels:
             if check is not None:
                 await check()
 
+    def backend_stats(self) -> dict[str, dict[str, int]]:
+        """What each backend that keeps statistics did (the embedded engine: prefill saved, ...)."""
+        out = {}
+        for backend in self._backends.values():
+            stats = getattr(backend, "stats", None)
+            if isinstance(stats, dict) and stats:
+                out[backend.model_id] = dict(stats)
+        return out
+
     def model_ids(self) -> dict[str, str]:
         return {role: model.model_id for role, model in self.models.items()}
 

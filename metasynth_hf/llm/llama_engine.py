@@ -30,6 +30,9 @@ from metasynth_hf.llm.base import Message, SamplingParams
 
 logger = logging.getLogger(__name__)
 
+#: A kept prefix shorter than this is not worth a slot that may hold a longer conversation.
+MIN_REUSE_TOKENS = 64
+
 _BACKEND_READY = threading.Lock()
 _backend_initialised = False
 
@@ -129,6 +132,10 @@ class LlamaEngine:
         # depend on its neighbours (a unified cache changed sampled replies; no faster here).
         params.kv_unified = False
         params.no_perf = True
+        # No flash attention: its CPU kernel tiles long prompts differently from short ones, so
+        # a reply computed over a reused KV prefix differed from the same reply computed fresh
+        # (greedy too). Without it prefix reuse changes nothing but the time (~20% slower here).
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for {model_path}")
@@ -232,10 +239,7 @@ class LlamaEngine:
             except Exception as exc:  # noqa: BLE001 - handed to the caller
                 request.fail(exc)
                 continue
-            # Reuse the free slot whose kept tokens share the longest prefix with this prompt;
-            # at least the last prompt token is always recomputed to get its logits.
-            slot = max(free, key=lambda s: (_common_prefix(s.tokens, prompt[:-1]), -s.last_used))
-            keep = _common_prefix(slot.tokens, prompt[:-1])
+            slot, keep = self._pick_slot(free, prompt)
             llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, keep, -1)
             slot.tokens = prompt[:keep]
             slot.request, slot.sampler = request, sampler
@@ -244,6 +248,18 @@ class LlamaEngine:
             self.stats.requests += 1
             self.stats.prompt_tokens += len(prompt)
             self.stats.reused_prompt_tokens += keep
+
+    def _pick_slot(self, free: list[_Slot], prompt: list[int]) -> tuple[_Slot, int]:
+        """The free slot whose kept tokens share the longest prefix with `prompt`, if that
+        prefix is worth keeping; else the least recently used one, so a short common header
+        (the chat template's first tokens) does not evict a conversation worth resuming.
+        At least the last prompt token is always recomputed, to get its logits."""
+        shared = [(_common_prefix(s.tokens, prompt[:-1]), s) for s in free]
+        keep, best = max(shared, key=lambda item: (item[0], -item[1].last_used))
+        if keep >= MIN_REUSE_TOKENS:
+            return best, keep
+        slot = min(free, key=lambda s: s.last_used)
+        return slot, _common_prefix(slot.tokens, prompt[:-1])
 
     def _sampler(self, request: EngineRequest):
         params = request.params

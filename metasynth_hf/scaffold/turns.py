@@ -45,7 +45,9 @@ def turn_schema(experts: list[str], artifacts: list[str], max_tokens: int | None
 
     With `max_tokens`, the free-text fields and the `share` list are bounded so that a turn
     decoded under the schema's grammar (the embedded model) closes its JSON within that many
-    tokens and always parses, even at one character per token (the worst case: digits, symbols).
+    tokens and always parses, even at one token per character (digits, symbols; measured here:
+    the longest key skeleton is 40 tokens plus ~4.4 per artifact name). A character that takes
+    several tokens (outside ASCII) can still run a turn past the budget; the parser then re-asks.
     """
     limit = text_limit(max_tokens, len(artifacts)) if max_tokens else None
 
@@ -76,7 +78,7 @@ def turn_schema(experts: list[str], artifacts: list[str], max_tokens: int | None
 
 #: Tokens a turn's JSON needs besides its free text: keys, an expert name, the grammar's
 #: optional whitespace, and this many per shared artifact name.
-TURN_OVERHEAD_TOKENS, TOKENS_PER_ARTIFACT = 60, 8
+TURN_OVERHEAD_TOKENS, TOKENS_PER_ARTIFACT = 50, 5
 
 
 def text_limit(max_tokens: int, artifacts: int) -> int:

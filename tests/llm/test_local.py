@@ -8,7 +8,7 @@ import json
 import pytest
 
 from metasynth_hf.llm.base import SamplingParams
-from metasynth_hf.llm.local import LocalChatModel, request_seed
+from metasynth_hf.llm.local import _ENGINES, LocalChatModel, request_seed
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +132,26 @@ def test_a_growing_conversation_reuses_its_prefix(local_model):
     # the long system prompt and the whole first exchange were not computed again
     assert reused >= first.usage.prompt_tokens - 1 > 150
     assert prefilled == second.usage.prompt_tokens - reused
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_a_reply_is_the_same_with_or_without_a_reusable_prefix_in_the_cache(temperature):
+    system = {"role": "system", "content": "You plan documents carefully. " * 30}
+    first = [system, {"role": "user", "content": "Turn 1"}]
+    later = [*first, {"role": "assistant", "content": "x"}, {"role": "user", "content": "Turn 2: write about bonds."}]
+    params = SamplingParams(max_tokens=40, temperature=temperature, seed=1)
+
+    async def run(model, warm):
+        if warm:
+            await model.chat(first, params)
+        return await model.chat(later, params)
+
+    fresh = asyncio.run(run(LocalChatModel(parallel=2, context_tokens=1024), warm=False))
+    _ENGINES.clear()  # a new engine: empty KV cache
+    warm_model = LocalChatModel(parallel=2, context_tokens=1024)
+    warmed = asyncio.run(run(warm_model, warm=True))
+    assert warm_model.stats["reused_prompt_tokens"] > 150  # the system prompt was reused
+    assert warmed.text == fresh.text
 
 
 def test_too_long_a_prompt_is_a_clear_error_and_the_engine_keeps_serving():

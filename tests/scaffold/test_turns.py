@@ -79,7 +79,7 @@ def test_schema_lists_the_choices_and_bounds_the_text():
     assert call["properties"]["share"]["maxItems"] == len(ARTIFACTS)
     assert call["properties"]["instructions"] == {"type": "string", "maxLength": limit * 2 // 3}
     # at one character per token, text + keys + shared names still fit the budget
-    worst = limit * 2 // 3 + limit // 3 + 60 + 8 * len(ARTIFACTS)
+    worst = limit * 2 // 3 + limit // 3 + 50 + 5 * len(ARTIFACTS)
     assert worst <= 300
     assert final["required"] == ["action"] and final["properties"]["action"] == {"const": "final"}
     unbounded, _ = turn_schema(EXPERTS, ARTIFACTS)["anyOf"]
@@ -87,7 +87,7 @@ def test_schema_lists_the_choices_and_bounds_the_text():
 
 
 def test_text_limit_leaves_room_for_the_json_keys():
-    assert text_limit(300, 2) == 300 - 60 - 16
+    assert text_limit(300, 2) == 300 - 50 - 10
     assert text_limit(10, 2) == 24  # never empty
 
 
