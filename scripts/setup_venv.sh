@@ -5,10 +5,13 @@
 # torch comes first from torch==2.13.0 (a CPU wheel where available); constraints.txt keeps
 # every later resolver step from swapping it for a CUDA build.
 # llama-cpp-python compiles from source (C/C++ compiler + cmake, ~5 minutes on 2 cores). Its
-# wheel is built once into a wheelhouse that every venv shares (demo, tests, CI), with flags
-# that run on any x86-64 CPU with AVX2 and leave out llama.cpp's AMX kernels, which crashed
-# (SIGSEGV in ggml_backend_amx_mul_mat) on machines that report AMX. Set CMAKE_ARGS to choose
-# other flags; the wheelhouse is keyed by them.
+# wheel is built once into a wheelhouse that every venv shares (demo, tests, CI). The flags:
+# - any x86-64 CPU with AVX2, and none of llama.cpp's AMX kernels, which crashed (SIGSEGV in
+#   ggml_backend_amx_mul_mat) on machines that report AMX;
+# - no OpenMP: the embedded engine decodes on a worker thread, where OpenMP ran 3.7x slower;
+# - no llamafile sgemm: its kernels are picked by batch shape, so a reply changed with what
+#   else shared its batch; without them each row is computed the same way (~13% slower prefill).
+# Set CMAKE_ARGS to choose other flags; the wheelhouse is keyed by them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${1:-.venv}"
@@ -18,7 +21,7 @@ stamp="$venv/.metasynth-installed-$(cat pyproject.toml constraints.txt scripts/s
 
 llama_version=$(sed -n 's/^llama-cpp-python==//p' constraints.txt)
 if [ -z "${CMAKE_ARGS:-}" ] && [ "$(uname -m)" = x86_64 ]; then
-  export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_OPENMP=OFF"
+  export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_OPENMP=OFF -DGGML_LLAMAFILE=OFF"
 fi
 wheelhouse="${METASYNTH_WHEELHOUSE:-$HOME/.cache/metasynth-hf/wheels}/llama-cpp-python-$llama_version-$(echo "${CMAKE_ARGS:-}" | sha256sum | cut -c1-12)"
 

@@ -48,6 +48,26 @@ def schema_grammar(schema_json: str) -> str:
     return grammar.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
 
 
+#: How scripts/setup_venv.sh builds llama-cpp-python for this engine.
+RECOMMENDED_CMAKE_ARGS = "-DGGML_OPENMP=OFF -DGGML_LLAMAFILE=OFF"
+
+
+def _warn_about_build(system_info: str) -> None:
+    """Say once what a default llama-cpp-python build costs this engine, and the fix."""
+    costs = []
+    if "OPENMP = 1" in system_info:
+        costs.append("OpenMP (decoding on a worker thread ran 3.7x slower)")
+    if "LLAMAFILE = 1" in system_info:
+        costs.append("llamafile sgemm (a reply can change with what else shares its batch)")
+    if costs:
+        logger.warning(
+            "this llama-cpp-python build uses %s; rebuild it for the embedded engine: "
+            'CMAKE_ARGS="%s" pip install --force-reinstall --no-cache-dir llama-cpp-python',
+            " and ".join(costs),
+            RECOMMENDED_CMAKE_ARGS,
+        )
+
+
 @dataclass
 class EngineStats:
     """What the engine did, for benchmarks and the run summary."""
@@ -111,6 +131,7 @@ class LlamaEngine:
                     llama_logger.setLevel(logging.ERROR)
                 llama_cpp.llama_backend_init()
                 _backend_initialised = True
+                _warn_about_build(llama_cpp.llama_print_system_info().decode(errors="replace"))
         model_params = llama_cpp.llama_model_default_params()
         # No extra buffer types: llama.cpp's AMX path (picked on CPUs that report AMX) crashed
         # in `ggml_backend_amx_mul_mat` on this project's machines, and Q4 GGUFs gain little.
