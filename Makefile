@@ -34,4 +34,4 @@ format:
 
 bench:
 	$(PY) benchmarks/bench_client_overhead.py
-	$(PY) benchmarks/bench_local_batching.py
+	$(PY) benchmarks/bench_embedded.py

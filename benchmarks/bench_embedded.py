@@ -67,7 +67,12 @@ def worktree(ref: str, where: Path) -> Path:
 
 
 def metasynth_rows(args, tmp: Path) -> list[tuple[str, dict]]:
-    common = ["--config", "recipes/demo.yaml", "--num-docs", str(args.docs)]
+    common = [
+        "--config",
+        str(ROOT / "recipes" / "demo.yaml"),
+        "--num-docs",
+        str(args.docs),
+    ]  # this tree's settings for both
     rows = [("llama.cpp (this tree)", cli_run(ROOT, tmp / "new", common))]
     rows.append(
         ("llama.cpp, no grammar", cli_run(ROOT, tmp / "nogrammar", [*common, "--set", "conductor.grammar=false"]))

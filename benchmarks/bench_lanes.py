@@ -90,7 +90,7 @@ def build_backend(args):
     from metasynth_hf.llm.factory import build_backend as build
 
     if args.backend == "local":
-        model = build(ModelConfig(max_batch_size=max(args.lanes)))
+        model = build(ModelConfig(parallel=max(args.lanes)))
         model.load()
         return model
     return build(ModelConfig(endpoints=(EndpointConfig(url=args.url, model=args.model),)))

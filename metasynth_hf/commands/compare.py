@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"output_dir": args.out, "results": args.results, "num_docs": args.num_docs}
     overrides.update(parse_override(item) for item in args.set)
     config = load_config(ExperimentConfig, args.config, overrides)
-    if config.threads:  # generation, scoring and perplexity all run torch in this process
+    if config.threads:  # scoring and perplexity run torch here (llama.cpp: `conductor.threads`)
         import torch
 
         torch.set_num_threads(config.threads)

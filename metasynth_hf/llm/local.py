@@ -10,6 +10,7 @@ each request samples from its own seeded distribution, whatever else runs beside
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -125,10 +126,10 @@ class LocalChatModel:
                 endpoint="local",
                 finish_reason=finish,
             )
-            loop.call_soon_threadsafe(_resolve, future, reply, None)
+            _call_soon(loop, future, reply, None)
 
         def fail(exc: BaseException) -> None:
-            loop.call_soon_threadsafe(_resolve, future, None, exc)
+            _call_soon(loop, future, None, exc)
 
         self._engine.submit(
             EngineRequest(
@@ -144,6 +145,13 @@ class LocalChatModel:
 
     async def aclose(self) -> None:
         """The engine stays loaded for later runs in this process; nothing to release per run."""
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future, reply, exc) -> None:
+    """Hand a result to the caller's loop from the engine thread; a closed loop (the caller
+    was interrupted) must not kill the engine, which serves every later run in the process."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_resolve, future, reply, exc)
 
 
 def _resolve(future: asyncio.Future, reply: Reply | None, exc: BaseException | None) -> None:

@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of every sampled metric")
     parser.add_argument("--threads", type=int, help="torch/BLAS threads (1 on a shared, oversubscribed machine)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--no-progress", action="store_true", help="no stage lines on stderr")
 
 
 def _name(spec: str, taken: set[str]) -> str:
@@ -60,8 +61,23 @@ def build_config(args: argparse.Namespace) -> MetricsConfig:
     return load_config(MetricsConfig, args.config, overrides)
 
 
+class _StagePrinter:
+    """One stderr line as each stage of each corpus starts and ends, with its time."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.corpus = enabled, 0
+
+    def __call__(self, stage: str, seconds: float | None) -> None:
+        if not self.enabled:
+            return
+        if stage == "fingerprint" and seconds is None:
+            self.corpus += 1
+        where = f"stats: corpus {self.corpus}, {stage}"
+        print(f"{where} ..." if seconds is None else f"{where}: done in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from metasynth_hf.metrics.report import compare_corpora, format_table
+    from metasynth_hf.metrics.report import STAGE_LISTENER, compare_corpora, format_table
 
     config = build_config(args)
     taken: set[str] = set()
@@ -78,13 +94,17 @@ def run(args: argparse.Namespace) -> int:
         if reference is not None:
             reference = reference.rename_column(args.text_column, "text")
     embeddings: dict = {}
-    reports = compare_corpora(
-        corpora,
-        reference=reference,
-        reference_name=reference_name,
-        config=config,
-        embeddings_out=embeddings,
-    )
+    token = STAGE_LISTENER.set(_StagePrinter(not args.no_progress))
+    try:
+        reports = compare_corpora(
+            corpora,
+            reference=reference,
+            reference_name=reference_name,
+            config=config,
+            embeddings_out=embeddings,
+        )
+    finally:
+        STAGE_LISTENER.reset(token)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "diversity.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

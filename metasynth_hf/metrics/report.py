@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from metasynth_hf.metrics.lexical import lexical_stats
 
 logger = logging.getLogger(__name__)
 
+#: Called as `listener(stage, None)` when a stage starts and `listener(stage, seconds)` when it
+#: ends (the stats command prints them: Task2Vec on a CPU takes minutes and must show it runs).
+STAGE_LISTENER: ContextVar[Callable[[str, float | None], None] | None] = ContextVar("stage_listener", default=None)
+
 
 def _entry(name: str, value: float | None, **extra) -> dict:
     direction, meaning = METRICS[name]
@@ -33,11 +38,16 @@ def _entry(name: str, value: float | None, **extra) -> dict:
 @contextmanager
 def _timed(timings: dict, key: str):
     started = time.perf_counter()
+    listener = STAGE_LISTENER.get()
+    if listener is not None:
+        listener(key, None)
     try:
         yield
     finally:
         timings[key] = round(time.perf_counter() - started, 3)
         logger.info("%s: %.1f s", key, timings[key])
+        if listener is not None:
+            listener(key, timings[key])
 
 
 def _lexical_entries(texts: Texts, config: MetricsConfig, wanted: set[str], report: dict) -> None:

@@ -202,3 +202,15 @@ def test_schema_grammar_keeps_control_characters_out_of_strings():
 
     grammar = schema_grammar(json.dumps({"type": "string", "maxLength": 3}))
     assert 'char ::= [^"\\\\\\x7F\\x00-\\x1F]' in grammar
+
+
+def test_an_interrupted_caller_does_not_stop_the_engine(local_model):
+    async def abandon():
+        _ = asyncio.ensure_future(
+            local_model.chat(_messages(PROMPTS[1]), SamplingParams(max_tokens=64, temperature=0))
+        )
+        await asyncio.sleep(0.2)  # mid-decode; asyncio.run then closes the loop under it
+
+    asyncio.run(abandon())
+    reply = asyncio.run(local_model.chat(_messages(PROMPTS[0]), SamplingParams(max_tokens=4, temperature=0)))
+    assert reply.usage.completion_tokens > 0

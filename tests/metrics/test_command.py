@@ -88,3 +88,13 @@ def test_a_missing_corpus_is_one_error_line_not_a_hub_traceback(spec, tmp_path, 
     assert main(["stats", spec, "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and spec in err[0] and "no such file or folder" in err[0], err
+
+
+@pytest.mark.slow
+def test_stats_prints_each_stage_as_it_runs(corpora, tmp_path, capsys, cache_dir):
+    argv = ["stats", str(corpora / "metasynth"), "--out", str(tmp_path / "o"), "--no-plots"]
+    assert main([*argv, "--set", f"cache_dir={cache_dir}", "--set", "cpu_threads=1"]) == 0
+    err = capsys.readouterr().err
+    for stage in ("lexical", "embeddings", "task2vec"):
+        assert f"stats: corpus 1, {stage} ..." in err and f"stats: corpus 1, {stage}: done in" in err
+    assert err.index("task2vec ...") < err.index("task2vec: done")
