@@ -1,4 +1,4 @@
-"""Continual pre-training of a causal LM on a MetaSynth corpus with TRL's SFTTrainer.
+r"""Continual pre-training of a causal LM on a MetaSynth corpus with TRL's SFTTrainer.
 
 Run from the repository root; the recipe is the same for every hardware layout, only the
 accelerate config changes (recipes/README.md explains each):

@@ -214,3 +214,10 @@ def test_partial_sampling_override_keeps_the_other_defaults():
     config = config_of(["--num-docs", "1", "--set", "expert_sampling.max_tokens=24"])
     assert (config.expert_sampling.max_tokens, config.expert_sampling.temperature) == (24, 0.9)
     assert config.conductor_sampling.max_tokens == 300
+
+
+def test_help_keeps_the_backslash_continuation_of_its_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    out = capsys.readouterr().out
+    assert "--endpoint http://tgi-0:8080 \\\n" in out and "http://tgi-0:8080         --endpoint" not in out

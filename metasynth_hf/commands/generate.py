@@ -1,4 +1,4 @@
-"""`metasynth generate`: make a corpus with MetaSynth, a template baseline or Instruct.
+r"""`metasynth generate`: make a corpus with MetaSynth, a template baseline or Instruct.
 
     metasynth generate --domain finance --method metasynth --num-docs 100 --out corpus/
     metasynth generate --config run.yaml --shard 3/8 --lanes 16

@@ -1,4 +1,4 @@
-"""`metasynth push DIR --repo-id user/name`: upload a generated corpus and its dataset card.
+r"""`metasynth push DIR --repo-id user/name`: upload a generated corpus and its dataset card.
 
 Data (parquet under data/), diversity.json, plots and the run config go first, the card
 (README.md, rendered from dataset_card_template.md) last. The token comes from HF_TOKEN or
