@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args.config, args.overrides, args.eval_sets)
     if args.max_rows_per_shard < 1:
         raise ConfigError("--max-rows-per-shard must be at least 1")
-    prepare_out_dir(args.out, args.overwrite)  # fail before the long pass, not after
+    prepare_out_dir(args.out, args.overwrite, check_only=True)  # fail before the long pass, not after
     data = load_corpus(args.dataset, split=args.split, hub_config=args.hub_config)
     result = clean_corpus(data, config, text_field=args.text_field, id_field=args.id_field)
     write_result(result, args.out, max_rows_per_shard=args.max_rows_per_shard, overwrite=True)

@@ -57,15 +57,24 @@ def load_corpus(source: str, *, split: str = "train", hub_config: str | None = N
         ) from exc
 
 
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse to mix a new result with an old one unless told to replace it."""
+def prepare_out_dir(out: Path, overwrite: bool, *, check_only: bool = False) -> None:
+    """Refuse to mix a new result with an old one unless told to replace it.
+
+    `check_only` (before the long pass) touches nothing: a run that fails later leaves no
+    empty folder that would block its own rerun, and `--overwrite` removes the old result
+    only once the new one is ready to be written.
+    """
     old = [out / DATA_DIR, out / REMOVED_FILE, out / REPORT_FILE]
-    present = [p for p in old if p.exists()]
+    present = [p for p in old if p.exists() and not (p.is_dir() and not any(p.iterdir()))]
     if present and not overwrite:
         raise ConfigError(
             f"{out} already holds a cleaned corpus ({present[0].name}); pass --overwrite or another --out"
         )
-    for item in present:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder")
+    if check_only:
+        return
+    for item in (p for p in old if p.exists()):
         shutil.rmtree(item) if item.is_dir() else item.unlink()
     (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
 
