@@ -22,7 +22,8 @@ class EndpointConfig(_Strict):
     timeout_s: float = Field(300.0, gt=0, description="Per-request timeout in seconds.")
     server_kind: ServerKind = Field("auto", description="Structured-output dialect; 'auto' probes the server once.")
     api_key_env: str | None = Field(
-        None, description="Environment variable holding this endpoint's key (default: HF token)."
+        None,
+        description="Environment variable holding this endpoint's key (default: the HF token, sent only to Hugging Face hosts).",
     )
 
     @field_validator("url")

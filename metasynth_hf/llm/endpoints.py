@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+from urllib.parse import urlsplit
 
 from huggingface_hub import AsyncInferenceClient, get_token
 
@@ -26,14 +27,30 @@ from metasynth_hf.llm.structured import detect_server_kind, response_format_for
 logger = logging.getLogger(__name__)
 
 
+#: Hosts that get the Hugging Face token by default (Inference Endpoints, the router, Spaces).
+HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud", "hf.space")
+
+
+def endpoint_token(config: EndpointConfig) -> str | None:
+    """The endpoint's only credential: its own key (`api_key_env`), the HF token for Hugging Face
+    hosts, else none (huggingface_hub would send the stored token to any server, plain-http
+    ones on a cluster included)."""
+    if config.api_key_env:
+        return os.environ.get(config.api_key_env) or None
+    host = (urlsplit(config.url).hostname or "").lower()
+    if any(host == suffix or host.endswith("." + suffix) for suffix in HF_HOST_SUFFIXES):
+        return get_token()
+    return None
+
+
 class Endpoint:
     """One server: its client, concurrency limit and health."""
 
     def __init__(self, config: EndpointConfig, retry: RetryConfig):
         self.config = config
         self.retry = retry
-        allow_endpoint(config.url)
-        token = os.environ.get(config.api_key_env) if config.api_key_env else get_token()
+        token = endpoint_token(config)
+        allow_endpoint(config.url, token)  # the HTTP hook enforces it: no stored token leaks
         self.client = AsyncInferenceClient(base_url=config.url, token=token, timeout=config.timeout_s)
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - huggingface_hub 1.x
     import httpx
 
 _allowed_hosts: set[tuple[str, int | None]] = set()
+_authorization: dict[tuple[str, int | None], str | None] = {}
 _lock = threading.Lock()
 _installed = False
 
@@ -32,9 +33,14 @@ def _host_key(url: str) -> tuple[str, int | None]:
 
 
 async def _offline_guard(request: httpx.Request) -> None:
+    key = (request.url.host, request.url.port)
+    if key in _authorization:  # an endpoint: exactly the credential its config allows
+        request.headers.pop("authorization", None)
+        if _authorization[key]:
+            request.headers["authorization"] = _authorization[key]
     if not constants.is_offline_mode():
         return
-    if (request.url.host, request.url.port) in _allowed_hosts:
+    if key in _allowed_hosts:
         return
     raise OfflineModeIsEnabled(
         f"Cannot reach {request.url}: offline mode is enabled (HF_HUB_OFFLINE) and this host "
@@ -59,11 +65,13 @@ def new_async_client() -> httpx.AsyncClient:
     )
 
 
-def allow_endpoint(url: str) -> None:
-    """Let requests to `url`'s host:port through even with HF_HUB_OFFLINE=1."""
+def allow_endpoint(url: str, token: str | None = None) -> None:
+    """Let requests to `url`'s host:port through even with HF_HUB_OFFLINE=1, carrying `token`
+    as their only credential (None: no Authorization header, whatever huggingface_hub adds)."""
     global _installed
     with _lock:
         _allowed_hosts.add(_host_key(url))
+        _authorization[_host_key(url)] = f"Bearer {token}" if token else None
         if not _installed:
             set_async_client_factory(new_async_client)
             _installed = True

@@ -102,3 +102,40 @@ def test_structured_output_uses_the_server_dialect(llama_server):
     assert kind == "llamacpp"
     data = parse_json_object(reply.text, required=("city", "country"))
     assert isinstance(data["city"], str)
+
+
+def test_the_hf_token_reaches_no_loopback_server_by_default(llama_server, monkeypatch):
+    from tests.support.fault_proxy import FaultProxy
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_for_the_test")
+    monkeypatch.setenv("MY_SERVER_KEY", "key-for-this-server")
+    with FaultProxy(llama_server.url) as proxy:
+        for config, expected in [
+            (EndpointConfig(url=proxy.url, model=MODEL_ALIAS), None),
+            (
+                EndpointConfig(url=proxy.url, model=MODEL_ALIAS, api_key_env="MY_SERVER_KEY"),
+                "Bearer key-for-this-server",
+            ),
+        ]:
+            proxy.headers_seen.clear()
+
+            async def call(config=config):
+                pool = EndpointPool([config], RetryConfig(max_attempts=1))
+                try:
+                    return await pool.chat([{"role": "user", "content": "Hi"}], SamplingParams(max_tokens=4))
+                finally:
+                    await pool.aclose()
+
+            reply = asyncio.run(call())
+            assert reply.text is not None and proxy.headers_seen
+            assert {h.get("authorization") for h in proxy.headers_seen} == {expected}
+
+
+def test_hugging_face_hosts_get_the_token():
+    from metasynth_hf.llm.endpoints import endpoint_token
+
+    hf = EndpointConfig(url="https://xyz.us-east-1.aws.endpoints.huggingface.cloud")
+    other = EndpointConfig(url="http://tgi-0:8080")
+    evil = EndpointConfig(url="https://huggingface.co.example.com")
+    assert endpoint_token(other) is None and endpoint_token(evil) is None
+    assert endpoint_token(hf) == __import__("huggingface_hub").get_token()

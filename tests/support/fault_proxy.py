@@ -34,6 +34,7 @@ class FaultProxy:
         self.script: deque[tuple] = deque(script or [])
         self.received = 0
         self.by_action: dict[str, int] = {}
+        self.headers_seen: list[dict[str, str]] = []  # every request's headers, in order
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -92,6 +93,8 @@ class FaultProxy:
 
     async def _respond(self, request: tuple, writer: asyncio.StreamWriter) -> bool:
         method, path, headers, body = request
+        with self._lock:
+            self.headers_seen.append(dict(headers))
         action = self._next_action()
         kind = action[0]
         if kind == "reset":
