@@ -12,7 +12,9 @@ saved, the rebuilt model must reproduce the GGUF model's logits on a probe sente
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -88,8 +90,9 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     # Every GGUF load re-parses the whole file (~15 s for SmolLM2 on a busy CPU): load the
     # model and the tokenizer once each and take the config from the loaded model.
     try:
-        quantized = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+        with _quiet_gguf_bar():
+            quantized = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load GGUF model {gguf_path}: {exc}") from exc
     config = copy.deepcopy(quantized.config)
@@ -114,6 +117,26 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
     record = {"gguf_file": gguf_path.name, "max_abs_logit_diff": diff}
     (out_dir / CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _quiet_gguf_bar():
+    """transformers' GGUF reader draws its own tqdm bar (a plain `tqdm.auto` import, which no
+    progress switch reaches) in the middle of ours; hidden unless logging is at INFO (-v)."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as reader
+    except ImportError:  # pragma: no cover - another transformers layout
+        yield
+        return
+    original = getattr(reader, "tqdm", None)
+    if original is None or logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    reader.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        reader.tqdm = original
 
 
 def _logit_difference(reference: object, candidate: object, tokenizer: object) -> float:

@@ -48,3 +48,9 @@ def test_conversion_is_cached(smollm2_checkpoint, cache_dir, monkeypatch) -> Non
 def test_missing_gguf_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         convert.trainable_checkpoint(str(tmp_path / "model.gguf"))
+
+
+@pytest.mark.slow
+def test_conversion_draws_no_bar_of_its_own(tmp_path, capfd) -> None:
+    convert.trainable_checkpoint("smollm2", cache_dir=tmp_path)
+    assert "Converting and de-quantizing" not in capfd.readouterr().err
