@@ -36,7 +36,7 @@ Method = Literal["metasynth", "template", "template_prior", "template_icl", "ins
 METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
 
 #: Bump when a code change alters generated output for an unchanged config.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 DEFAULT_REQUIRED = ("seed_keywords", "domain_expert", "content_analyst")
 DEFAULT_EXPERTS = (
@@ -221,7 +221,10 @@ class RunConfig(_Strict):
 
 
 def _model_identity(config: ModelConfig) -> dict[str, Any]:
-    return {"model": config.model, "endpoint_models": sorted({e.model for e in config.endpoints})}
+    identity = {"model": config.model, "endpoint_models": sorted({e.model for e in config.endpoints})}
+    if not config.endpoints and not config.grammar:  # the embedded model without its grammar
+        identity["grammar"] = False
+    return identity
 
 
 def fingerprint_fields(config: RunConfig, prompt_hash: str) -> dict[str, Any]:

@@ -61,4 +61,9 @@ def test_the_demo_recipe_is_a_valid_run_sized_for_a_small_cpu():
     config = load_config(RunConfig, "recipes/demo.yaml")
     assert config.method == "metasynth" and config.lanes < config.num_docs
     assert not config.conductor.endpoints  # the embedded model
-    assert config.conductor_sampling.max_tokens <= 64 and config.stop.max_turns <= 5
+    # short expert answers and few turns; conductor turns long enough for the grammar-bounded
+    # JSON to hold real instructions (turn_schema bounds the text to the budget)
+    from metasynth_hf.scaffold.turns import text_limit
+
+    assert config.expert_sampling.max_tokens <= 200 and config.stop.max_turns <= 5
+    assert 100 <= text_limit(config.conductor_sampling.max_tokens, 7) and config.conductor_sampling.max_tokens <= 300

@@ -52,9 +52,13 @@ class ResponseCache:
             ) from exc
 
     def _check_or_init(self) -> None:
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            with self._db:
+        # One immediate transaction for "look, then create": two processes opening a new cache
+        # file at once (the builder's parts) otherwise both read, both try to write, and one
+        # gets "database is locked" at once instead of waiting its turn.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
                 self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT,"
@@ -64,6 +68,11 @@ class ResponseCache:
                     "INSERT OR IGNORE INTO meta VALUES (?, ?)",
                     [("app", _APP_ID), ("schema", _SCHEMA_VERSION)],
                 )
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        if not tables:
             return
         meta = dict(self._db.execute("SELECT k, v FROM meta")) if "meta" in tables else {}
         if meta.get("app") != _APP_ID:

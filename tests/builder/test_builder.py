@@ -87,6 +87,11 @@ def test_machine_shards_and_process_parts_give_the_ids_of_one_run(tmp_path):
     b.download_and_prepare(num_proc=2)  # two generation processes
     assert sorted(b.as_dataset(split="train")["id"]) == one_run
     assert len(list(b.work_dir().glob("shard-*-of-00002.jsonl"))) == 2
+    # one response cache per process: two writers never share an SQLite file
+    assert sorted(p.name for p in b.work_dir().glob("llm_cache-part-*.sqlite")) == [
+        "llm_cache-part-0-of-2.sqlite",
+        "llm_cache-part-1-of-2.sqlite",
+    ]
 
 
 RUNNER = textwrap.dedent(
