@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import llama_cpp
 
+from metasynth_hf.errors import ConfigError
 from metasynth_hf.llm.base import Message, SamplingParams
 
 logger = logging.getLogger(__name__)
@@ -251,10 +252,10 @@ class LlamaEngine:
             try:
                 prompt = self.prompt_tokens(request.messages)
                 if len(prompt) + request.params.max_tokens > self.n_ctx_per_seq:
-                    raise ValueError(
+                    raise ConfigError(
                         f"prompt of {len(prompt)} tokens + max_tokens {request.params.max_tokens} "
                         f"exceeds the embedded model's context of {self.n_ctx_per_seq} tokens per "
-                        "sequence; raise `context_tokens` or lower max_tokens"
+                        "sequence; raise conductor.context_tokens / experts.context_tokens or lower max_tokens"
                     )
                 sampler = self._sampler(request)
             except Exception as exc:  # noqa: BLE001 - handed to the caller
