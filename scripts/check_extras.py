@@ -20,6 +20,7 @@ FEATURES: dict[str, list[str]] = {
     "metrics": ["metasynth_hf.metrics.command", "metasynth_hf.seeds.topic_aware", "metasynth_hf.metrics.task2vec"],
     "clean": ["metasynth_hf.clean.command"],
     "train": ["metasynth_hf.train", "metasynth_hf.training.perplexity"],
+    "eval": [],  # recipes/eval/lm_eval.sh: the lm_eval command
 }
 #: third-party modules each extra's features import only inside functions, or need at run time.
 RUNTIME_IMPORTS: dict[str, list[str]] = {
@@ -29,6 +30,7 @@ RUNTIME_IMPORTS: dict[str, list[str]] = {
     "metrics": ["torch", "transformers", "gguf", "accelerate", "sentence_transformers", "faiss", "scipy"],
     "clean": ["datasketch", "pycld2", "py3langid"],
     "train": ["torch", "transformers", "gguf", "trl", "accelerate", "deepspeed", "peft"],
+    "eval": ["lm_eval"],
 }  # fmt: skip
 
 

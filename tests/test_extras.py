@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from check_extras import FEATURES  # noqa: E402 - the one table of what each extra enables
+from check_extras import FEATURES, RUNTIME_IMPORTS  # noqa: E402 - the one table of what each extra enables
 
 #: requirements that only show at run time: module -> distributions it needs besides its imports.
 RUNTIME_NEEDS = {
@@ -162,7 +162,15 @@ def _distributions_of(import_name: str) -> set[str]:
     return {_norm(d) for d in md.packages_distributions().get(import_name, [])}
 
 
-@pytest.mark.parametrize("extras", sorted(FEATURES))
+@pytest.mark.parametrize("extras", sorted(RUNTIME_IMPORTS))
+def test_what_an_extra_needs_at_run_time_is_installed_by_it(extras):
+    installed = closure(extras)
+    missing = {m: sorted(_distributions_of(m.split(".")[0])) for m in RUNTIME_IMPORTS[extras]}
+    missing = {m: d for m, d in missing.items() if not set(d) & installed}
+    assert not missing, f"pip install 'metasynth-hf[{extras}]' lacks: {missing}"
+
+
+@pytest.mark.parametrize("extras", sorted(e for e in FEATURES if FEATURES[e]))
 def test_every_import_an_extra_enables_is_installed_by_it(extras):
     modules, imports = reachable(FEATURES[extras])
     installed = closure(extras)
