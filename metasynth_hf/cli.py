@@ -47,7 +47,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 DESCRIPTION = """\
 MetaSynth: diverse synthetic pre-training corpora. A meta-LM conductor writes instructions for
 expert agents (keyword extraction, domain expert, summarizer, content analyst) and conditions
-each new document on summaries of all earlier ones. Runs on the embedded SmolLM2 model by
+each new document on summaries of earlier ones (up to instance_table.max_entries, 12 by default,
+chosen by recency and similarity to its seeds). Runs on the embedded SmolLM2 model (llama.cpp) by
 default, or on Text Generation Inference / any OpenAI-compatible endpoints.
 
 Examples:
