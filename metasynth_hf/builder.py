@@ -211,12 +211,13 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
     def _part_configs(self, run: RunConfig, work: Path, parts: int) -> list[RunConfig]:
         k, n = run.shard_index, run.num_shards
         update: dict[str, Any] = {"output_dir": work, "num_shards": n * parts}
-        if parts > 1:  # each process runs its own embedded engine: share the cores, do not oversubscribe
-            update.update(_split_threads(run, parts))
+        if parts == 1:
+            return [run.model_copy(update={**update, "shard_index": k})]
+        update.update(_split_threads(run, parts))  # each process runs its own embedded engine
         configs = []
         for j in range(parts):
             part = {**update, "shard_index": k + n * j}
-            if parts > 1 and run.cache_path is None:  # one SQLite file per process: no lock contention
+            if run.cache_path is None:  # one SQLite file per process: no lock contention
                 part["cache_path"] = work / f"llm_cache-part-{j}-of-{parts}.sqlite"
             configs.append(run.model_copy(update=part))
         return configs

@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 import sys
-import time
 from typing import Any
 
 from metasynth_hf.config import METHODS, RunConfig
@@ -113,19 +112,15 @@ class _Bar:
         self.enabled = enabled
         self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5,
                         desc=f"{config.method} shard {config.shard_index}/{config.num_shards}")  # fmt: skip
-        self.docs = 0
 
     def __call__(self, record, progress) -> None:
         self.bar.update(record.num_tokens if self.by_tokens else 1)
-        self.docs = progress.published
 
     def show(self, meter) -> None:
         total = meter.total
-        paid = sum(t.completion_tokens for t in meter.by_endpoint.values())
-        elapsed = max(time.monotonic() - meter.started, 1e-9)
         self.bar.set_postfix_str(
             f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} tok, "
-            f"{paid / elapsed:.1f} tok/s",
+            f"{meter.tokens_per_second():.1f} tok/s",
             refresh=True,
         )
 

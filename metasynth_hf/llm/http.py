@@ -21,8 +21,8 @@ try:  # huggingface_hub >= 2 ships its HTTP stack as httpx2
 except ImportError:  # pragma: no cover - huggingface_hub 1.x
     import httpx
 
-_allowed_hosts: set[tuple[str, int | None]] = set()
-_authorization: dict[tuple[str, int | None], str | None] = {}
+# Configured endpoints (host, port) -> the only Authorization value they may get (None: none).
+_endpoints: dict[tuple[str, int | None], str | None] = {}
 _lock = threading.Lock()
 _installed = False
 
@@ -34,13 +34,13 @@ def _host_key(url: str) -> tuple[str, int | None]:
 
 async def _offline_guard(request: httpx.Request) -> None:
     key = (request.url.host, request.url.port)
-    if key in _authorization:  # an endpoint: exactly the credential its config allows
+    if key in _endpoints:  # an endpoint: exactly the credential its config allows
         request.headers.pop("authorization", None)
-        if _authorization[key]:
-            request.headers["authorization"] = _authorization[key]
+        if _endpoints[key]:
+            request.headers["authorization"] = _endpoints[key]
     if not constants.is_offline_mode():
         return
-    if key in _allowed_hosts:
+    if key in _endpoints:
         return
     raise OfflineModeIsEnabled(
         f"Cannot reach {request.url}: offline mode is enabled (HF_HUB_OFFLINE) and this host "
@@ -70,8 +70,7 @@ def allow_endpoint(url: str, token: str | None = None) -> None:
     as their only credential (None: no Authorization header, whatever huggingface_hub adds)."""
     global _installed
     with _lock:
-        _allowed_hosts.add(_host_key(url))
-        _authorization[_host_key(url)] = f"Bearer {token}" if token else None
+        _endpoints[_host_key(url)] = f"Bearer {token}" if token else None
         if not _installed:
             set_async_client_factory(new_async_client)
             _installed = True

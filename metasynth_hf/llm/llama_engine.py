@@ -166,7 +166,7 @@ class LlamaEngine:
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._format = self._chat_formatter()
         self._slots = [_Slot(seq=i) for i in range(parallel)]
-        self._queue: queue.Queue[EngineRequest | None] = queue.Queue()
+        self._queue: queue.Queue[EngineRequest] = queue.Queue()
         self._waiting: list[EngineRequest] = []
         self.stats = EngineStats()
         self._thread = threading.Thread(target=self._run, name="llama-engine", daemon=True)
@@ -233,11 +233,9 @@ class LlamaEngine:
 
     def _drain_queue(self, block: bool) -> None:
         try:
-            item = self._queue.get(block=block)
+            self._waiting.append(self._queue.get(block=block))
             while True:
-                if item is not None:
-                    self._waiting.append(item)
-                item = self._queue.get_nowait()
+                self._waiting.append(self._queue.get_nowait())
         except queue.Empty:
             pass
 
@@ -276,12 +274,11 @@ class LlamaEngine:
         prefix is worth keeping; else the least recently used one, so a short common header
         (the chat template's first tokens) does not evict a conversation worth resuming.
         At least the last prompt token is always recomputed, to get its logits."""
-        shared = [(_common_prefix(s.tokens, prompt[:-1]), s) for s in free]
-        keep, best = max(shared, key=lambda item: (item[0], -item[1].last_used))
-        if keep >= MIN_REUSE_TOKENS:
-            return best, keep
-        slot = min(free, key=lambda s: s.last_used)
-        return slot, _common_prefix(slot.tokens, prompt[:-1])
+        shared = {s.seq: _common_prefix(s.tokens, prompt[:-1]) for s in free}
+        best = max(free, key=lambda s: (shared[s.seq], -s.last_used))
+        if shared[best.seq] < MIN_REUSE_TOKENS:
+            best = min(free, key=lambda s: s.last_used)
+        return best, shared[best.seq]
 
     def _sampler(self, request: EngineRequest):
         params = request.params

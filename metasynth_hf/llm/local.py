@@ -75,13 +75,6 @@ class LocalChatModel:
         # Part of every cache key: replies decoded without the grammar are other replies.
         return self._model_id if self.grammar else f"{self._model_id}+no-grammar"
 
-    @property
-    def engine(self):
-        """The shared engine (loaded on first use)."""
-        if self._engine is None:
-            self.load()
-        return self._engine
-
     def load(self) -> None:
         """Load weights now (otherwise the first call does it); shared within the process."""
         if self._engine is not None:
