@@ -153,11 +153,26 @@ def _split_threads(run: RunConfig, parts: int) -> dict[str, Any]:
 
 
 def _generate_part(run_json: str) -> dict:
-    """One engine shard, in this process (pickled by name for the process pool)."""
-    from metasynth_hf.engine import generate
+    """One engine shard, in this process (pickled by name for the process pool).
+
+    Progress goes through `datasets`' own tqdm and logger: a bar with live calls, tokens/s and an
+    ETA (silenced by `datasets.disable_progress_bars()` like the library's other bars), and one
+    INFO line per document (shown with `datasets.logging.set_verbosity_info()`).
+    """
+    from datasets.utils.logging import get_logger
+    from datasets.utils.tqdm import tqdm as datasets_tqdm
+
+    from metasynth_hf.progress import GenerationProgress, generate_with_progress
 
     config = RunConfig.model_validate_json(run_json)
-    return asyncio.run(generate(config)).to_dict()
+    desc = f"metasynth {config.method} part {config.shard_index}/{config.num_shards}"
+    # a child of datasets' library logger, so that `datasets.logging.set_verbosity_*` governs it
+    logger = get_logger("datasets.metasynth")
+    bar = GenerationProgress(config, tqdm_class=datasets_tqdm, desc=desc, logger=logger)
+    try:
+        return asyncio.run(generate_with_progress(config, bar)).to_dict()
+    finally:
+        bar.close()
 
 
 class MetaSynthBuilder(datasets.GeneratorBasedBuilder):

@@ -73,6 +73,86 @@ def diversity_markdown(reports: Mapping[str, dict]) -> str:
     return "\n".join(lines)
 
 
+#: Methods whose documents come out of a conductor loop (the others are one templated call).
+CONDUCTOR_METHODS = ("metasynth", "instruct")
+_PAPER = "MetaSynth (Riaz et al., Findings of ACL 2025, [arXiv:2504.12563](https://arxiv.org/abs/2504.12563))"
+
+
+def method_text(facts: Mapping[str, Any]) -> str:
+    """What ran for this corpus, in the card's words: true of the method and the settings used."""
+    method, domain = facts["method"], facts["domain"]
+    table = facts.get("instance_table") or {}
+    shown = table.get("max_entries", 12)
+    recent = table.get("recent", 4)
+    conditioning = (
+        f"Before each document, the conductor was shown the instance table: summaries of the earlier "
+        f"documents visible to it (index at most i − lanes), all of them while they fit, else the {recent} most "
+        f"recent plus the most similar to its seeds, {shown} at most (`instance_table.max_entries`). The "
+        "summary and topic label of each finished document were written by fixed bookkeeping calls "
+        "(summarizer, topic labeler) with the scaffold's instructions, not the conductor's."
+    )
+    scaffold = (
+        "A scaffold keeps the loop on its rails: it requires some experts before a FINAL "
+        f"({', '.join(facts.get('required', [])) or 'none'}), reserves the last of the "
+        f"{facts.get('max_turns', '?')} turns for them, and, when a conductor reply cannot be used (not "
+        "parseable, instructions empty, the default or the example's placeholder, a repeat) after one "
+        "re-ask, runs the next step of a fixed expert order instead. How often each happened is in the "
+        "table below and in every record's `provenance.agency`."
+    )
+    if method == "metasynth":
+        return (
+            f"This corpus was generated with metasynth-hf, an implementation of {_PAPER}, method "
+            f"`metasynth`: for each {domain} document a conductor LLM chose, turn by turn, which expert "
+            f"to call ({', '.join(facts.get('experts', [])) or '–'}), wrote the expert's instructions "
+            "and shared only the material it picked with it; experts saw nothing else. " + scaffold
+            + "\n\n" + conditioning
+        )
+    if method == "instruct":
+        return (
+            f"This corpus was generated with metasynth-hf, an implementation of {_PAPER}, method "
+            "`instruct` (MetaSynth-Instruct): for each source document a conductor LLM evolved an "
+            "instruction through expert calls it chose and instructed (document transformation, "
+            "question editing, role suggestion, complexity), then a responder expert answered the "
+            "instruction with fixed instructions. " + scaffold + " The conductor was shown the "
+            f"summaries of up to {shown} earlier instructions."
+        )
+    baseline = {
+        "template": "a fixed prompt template filled with the seed keywords, the domain and a length",
+        "template_prior": (
+            "a fixed prompt template filled with the seed keywords plus excerpts of the latest earlier "
+            f"documents visible to it ({facts.get('prior_docs', '?')} at most, `baseline.prior_docs`), asking "
+            "for something different"
+        ),
+        "template_icl": (
+            "a fixed prompt template plus excerpts of real domain documents as in-context exemplars "
+            f"({facts.get('exemplars', '?')} at most, `baseline.exemplars`, from the topic-aware seeds)"
+        ),
+    }.get(method, f"method `{method}`")
+    return (
+        f"This corpus is a template baseline of metasynth-hf (an implementation of {_PAPER}), method "
+        f"`{method}`: one model call per document with {baseline}. No conductor, no experts and no "
+        "instance table were involved; it is meant for comparison with MetaSynth corpora."
+    )
+
+
+def agency_rows(agency: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The card's table of how much the conductor decided (empty without a conductor)."""
+    if not agency:
+        return []
+    pct = lambda x: "–" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    turns = agency["conductor_turns"] + agency["scaffold_turns"]
+    reasons = ", ".join(f"{k} {v}" for k, v in agency.get("scaffold_reasons", {}).items()) or "none"
+    ends = ", ".join(f"{k} {v}" for k, v in agency.get("final_by", {}).items())
+    return [
+        ("turns the conductor decided", f"{agency['conductor_turns']} of {turns} ({pct(agency['conductor_turn_share'])})"),
+        ("turns the scaffold decided, by reason", f"{agency['scaffold_turns']} ({reasons})"),
+        ("expert calls with the conductor's own instructions",
+         f"{agency['conductor_instructions']} of {agency['expert_calls']} "
+         f"({pct(agency['conductor_instruction_share'])}; bookkeeping calls included)"),
+        ("loops ended by", ends),
+    ]  # fmt: skip
+
+
 def _headline_metrics(reports: Mapping[str, dict], main: str | None) -> dict[str, float]:
     if not reports:
         return {}
@@ -107,11 +187,15 @@ def build_card(
             "domain": domain,
             "fingerprint": facts["fingerprint"],
             "prompt_set": facts["prompt_set"],
-            "conductor_model": facts["conductor_model"],
-            "expert_model": facts["expert_model"],
+            **(
+                {"conductor_model": facts["conductor_model"], "expert_model": facts["expert_model"]}
+                if method in CONDUCTOR_METHODS
+                else {"model": facts["expert_model"]}
+            ),
             "documents": len(counts),
             "tokens": sum(counts),
             "cleaning": dict(cleaning or {}),
+            **({"agency": dict(facts["agency"])} if facts.get("agency") else {}),
         },  # fmt: skip
         diversity=headline,
     )
@@ -122,6 +206,9 @@ def build_card(
         summary=facts.get("summary")
         or f"{len(counts)} synthetic {domain} documents ({sum(counts)} tokens) made with `{method}`"
         + (f", published as `{repo_id}`." if repo_id else "."),
+        method_text=method_text(facts),
+        has_conductor=method in CONDUCTOR_METHODS,
+        agency=agency_rows(facts.get("agency") or {}),
         domain=domain,
         method=method,
         seeds=facts.get("seeds", "keyword"),

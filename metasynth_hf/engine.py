@@ -31,6 +31,7 @@ from typing import Any
 from metasynth_hf.config import RunConfig, fingerprint, fingerprint_fields
 from metasynth_hf.llm.accounting import UsageMeter
 from metasynth_hf.llm.base import ChatModel
+from metasynth_hf.scaffold.agency import AgencyTotals
 from metasynth_hf.scaffold.context import RunContext
 from metasynth_hf.scaffold.instance_table import InstanceTable
 from metasynth_hf.scaffold.preflight import prepare
@@ -79,6 +80,8 @@ class RunSummary:
     by_role: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     fallbacks: int = 0
+    # How much the conductor decided (scaffold/agency.py); {} for methods without one.
+    agency: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
     generated_tokens_per_s: float = 0.0
     stopped_by: str = ""
@@ -168,9 +171,11 @@ async def generate(
     return summary
 
 
-def _account(summary: RunSummary, statuses: Counter, record: Record, is_new: bool) -> None:
+def _account(summary: RunSummary, statuses: Counter, agency: AgencyTotals, record: Record, is_new: bool) -> None:
     prov = record.provenance_dict
     statuses[prov.get("status", "final")] += 1
+    if "agency" in prov:
+        agency.add(prov["agency"])
     summary.fallbacks += len(prov.get("fallbacks", []))
     summary.documents += 1
     summary.tokens += record.num_tokens
@@ -191,6 +196,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
     target = math.ceil(config.target_tokens / n) if config.target_tokens else None
     pending: dict[int, asyncio.Future] = {}
     statuses: Counter = Counter()
+    agency = AgencyTotals()
     generated_tokens = 0
     loop = asyncio.get_running_loop()
 
@@ -221,7 +227,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
                 summary.resumed += 1
             ctx.table.add(entry)
             _expand(seeder, entry)
-            _account(summary, statuses, record, is_new)
+            _account(summary, statuses, agency, record, is_new)
             p_next += 1
             if on_record is not None:
                 elapsed = time.monotonic() - started
@@ -237,5 +243,6 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             task.cancel()
         await asyncio.gather(*pending.values(), return_exceptions=True)
         summary.statuses = dict(sorted(statuses.items()))
+        summary.agency = agency.to_dict()
         elapsed = max(time.monotonic() - started, 1e-9)
         summary.generated_tokens_per_s = round(generated_tokens / elapsed, 3)

@@ -23,7 +23,9 @@ from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 from huggingface_hub.utils import validate_repo_id
 
 from metasynth_hf.card import build_card, load_reports
+from metasynth_hf.config import DEFAULT_REQUIRED
 from metasynth_hf.errors import ConfigError, MetaSynthError
+from metasynth_hf.scaffold.agency import merge_totals
 from metasynth_hf.shards import merged_records, shard_files, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,18 @@ def _model_label(identity: Any) -> str:
     return str(identity)
 
 
+def _loop_rules(fields: dict[str, Any]) -> dict[str, Any]:
+    """The scaffold's rules as configured: required steps before FINAL and the turn budget."""
+    if fields.get("method") == "instruct":
+        instruct = fields.get("instruct") or {}
+        rounds = instruct.get("rounds", 1)
+        return {"required": [f"question_editor ×{rounds + 1}"], "max_turns": instruct.get("max_turns", "?")}
+    required = fields.get("required_experts")
+    if required is None:
+        required = [e for e in DEFAULT_REQUIRED if e in fields.get("expert_set", [])]
+    return {"required": list(required), "max_turns": (fields.get("stop") or {}).get("max_turns", "?")}
+
+
 def gather_facts(out_dir: Path) -> dict[str, Any]:
     """What the card says about a run, read from its output dir."""
     stored = json.loads((out_dir / "fingerprint.json").read_text())
@@ -83,6 +97,11 @@ def gather_facts(out_dir: Path) -> dict[str, Any]:
         "calls": sum(s.get("calls", 0) for s in summaries),
         "cache_hits": sum(s.get("cache_hits", 0) for s in summaries),
         "fallbacks": sum(s.get("fallbacks", 0) for s in summaries),
+        "agency": merge_totals(s.get("agency", {}) for s in summaries),
+        "instance_table": fields.get("instance_table", {}),
+        **_loop_rules(fields),
+        "prior_docs": (fields.get("baseline") or {}).get("prior_docs", "?"),
+        "exemplars": (fields.get("baseline") or {}).get("exemplars", "?"),
     }
     if (out_dir / RUN_CONFIG_FILE).is_file():
         facts["reproduce"] = f"metasynth generate --config {RUN_CONFIG_FILE} --out {shlex.quote(out_dir.name)}"

@@ -221,3 +221,40 @@ def test_help_keeps_the_backslash_continuation_of_its_examples(capsys):
         main(["generate", "--help"])
     out = capsys.readouterr().out
     assert "--endpoint http://tgi-0:8080 \\\n" in out and "http://tgi-0:8080         --endpoint" not in out
+
+
+def test_the_bar_gives_an_eta_from_calls_before_the_first_document():
+    from metasynth_hf.progress import GenerationProgress
+    from metasynth_hf.llm.accounting import UsageMeter
+    from metasynth_hf.llm.base import Reply, Usage
+
+    config = config_of(["--num-docs", "4", "--max-turns", "5"])  # ~11 calls per document at first
+    bar = GenerationProgress(config)
+    meter = UsageMeter()
+    meter.started -= 10.0  # 10 s in, 11 calls answered: ~1.1 calls/s
+    for _ in range(11):
+        meter.record("conductor", Reply(text="x", usage=Usage(5, 5), model="m"))
+    eta = bar.eta_s(meter)
+    assert eta is not None and 25 <= eta <= 35  # 44 calls to make, 11 made, at 1.1 calls/s = 30 s
+    bar.show(meter)
+    assert "eta ~30 s from calls" in bar.bar.postfix
+    bar.close()
+
+
+def test_the_closing_lines_report_how_much_the_conductor_decided():
+    from metasynth_hf.commands.generate import closing_summary
+
+    config = config_of(["--num-docs", "2", "--out", "corpus/x"])
+    agency = {"documents": 2, "conductor_turns": 3, "scaffold_turns": 7, "conductor_instructions": 2,
+              "expert_calls": 12, "final_by": {"max_turns": 2}, "scaffold_reasons": {"unparseable": 7},
+              "conductor_turn_share": 0.3, "conductor_instruction_share": 0.1667}  # fmt: skip
+    summary = {"documents": 2, "tokens": 900, "resumed": 0, "wall_time_s": 75.0, "calls": 30,
+               "cache_hits": 0, "agency": agency}  # fmt: skip
+    text = closing_summary(config, summary, "corpus/x/data/*.parquet", stats=True)
+    assert "Made 2 metasynth documents (900 tokens) in 1 min 15 s" in text
+    assert "the conductor decided 30% of its turns (3 of 10)" in text
+    assert "instructions of 17% of expert calls (2 of 12)" in text and "ended 0 of 2 loops itself" in text
+    assert "Next: metasynth stats corpus/x" in text
+    template = closing_summary(config_of(["--method", "template", "--num-docs", "1"]),
+                               {**summary, "agency": {}}, None, stats=False)  # fmt: skip
+    assert "conductor" not in template.split("Next:")[0]

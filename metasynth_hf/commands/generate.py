@@ -24,6 +24,8 @@ from typing import Any
 from metasynth_hf.config import METHODS, RunConfig
 from metasynth_hf.config_io import load_config, parse_override
 from metasynth_hf.errors import ConfigError
+from metasynth_hf.progress import GenerationProgress, duration, generate_with_progress
+from metasynth_hf.scaffold.agency import describe as describe_agency
 
 logger = logging.getLogger(__name__)
 
@@ -91,82 +93,21 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-class _Bar:
-    """tqdm over documents (or tokens when only target_tokens is known), with live call counts.
-
-    A slow model can take minutes per document: the postfix is refreshed every second from the
-    usage meter (calls answered, calls in flight, completion tokens/s), so work shows before the
-    first document is published.
-    """
-
-    def __init__(self, config: RunConfig, enabled: bool):
-        from tqdm.auto import tqdm
-
-        from metasynth_hf.engine import positions_for
-
-        total = positions_for(config)
-        self.by_tokens = total is None
-        if self.by_tokens:
-            total = -(-(config.target_tokens or 0) // config.num_shards)
-        unit = "tok" if self.by_tokens else "doc"
-        self.enabled = enabled
-        self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5,
-                        desc=f"{config.method} shard {config.shard_index}/{config.num_shards}")  # fmt: skip
-
-    def __call__(self, record, progress) -> None:
-        self.bar.update(record.num_tokens if self.by_tokens else 1)
-
-    def show(self, meter) -> None:
-        total = meter.total
-        self.bar.set_postfix_str(
-            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} tok, "
-            f"{meter.tokens_per_second():.1f} tok/s",
-            refresh=True,
-        )
-
-    async def tick(self, meter, every_s: float = 1.0) -> None:
-        while self.enabled:
-            self.show(meter)
-            await asyncio.sleep(every_s)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-async def _generate(config: RunConfig, bar: _Bar):
-    from metasynth_hf.engine import generate
-    from metasynth_hf.llm.accounting import UsageMeter
-
-    meter = UsageMeter()
-    ticker = asyncio.ensure_future(bar.tick(meter))
-    try:
-        return await generate(config, on_record=bar, meter=meter)
-    finally:
-        ticker.cancel()
-        if bar.enabled:
-            bar.show(meter)
-
-
 def run(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides_from(args))
-    bar = _Bar(config, enabled=not args.no_progress)
+    bar = GenerationProgress(config, enabled=not args.no_progress)
     try:
-        summary = asyncio.run(_generate(config, bar))
+        summary = asyncio.run(generate_with_progress(config, bar))
     finally:
         bar.close()
     result = {k: summary.to_dict()[k] for k in (
         "output_file", "documents", "generated", "resumed", "tokens", "calls", "cache_hits",
-        "fallbacks", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
+        "fallbacks", "agency", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
     result["parquet"] = _export(config)
     print(json.dumps(result, indent=2))
     status = _stats(config) if args.stats else 0
     print(closing_summary(config, summary.to_dict(), result["parquet"], stats=args.stats), file=sys.stderr)
     return status
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | None, *, stats: bool) -> str:
@@ -180,10 +121,13 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
     made = (
         f"Made {summary['documents']} {config.method} documents ({summary['tokens']:,} tokens"
         f"{', ' + str(summary['resumed']) + ' kept from an earlier run' if summary['resumed'] else ''}) "
-        f"in {_duration(summary['wall_time_s'])} on {backend}: {summary['calls']} model calls, "
+        f"in {duration(summary['wall_time_s'])} on {backend}: {summary['calls']} model calls, "
         f"{summary['cache_hits']} answered from the cache."
     )
-    lines = ["", made, f"  corpus:     {parquet or out} (shards and provenance in {out})"]
+    lines = ["", made]
+    if summary.get("agency"):
+        lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])} (the scaffold did the rest).")
+    lines.append(f"  corpus:     {parquet or out} (shards and provenance in {out})")
     if stats:
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
     if summary.get("error"):

@@ -35,6 +35,7 @@ class DocTrace:
     experts: list[str] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    reasks: list[dict[str, Any]] = field(default_factory=list)
     by_role: dict[str, dict[str, int]] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     latency_s: float = 0.0
@@ -45,6 +46,10 @@ class DocTrace:
     def fallback(self, turn: int, reason: str, raw: str = "", action: str = "") -> None:
         self.fallbacks.append({"turn": turn, "reason": reason[:300], "raw": raw[:300], "action": action})
 
+    def reask(self, turn: int, reason: str, raw: str = "") -> None:
+        """A turn the conductor got right when asked again: its own turn, not a fallback."""
+        self.reasks.append({"turn": turn, "reason": reason[:300], "raw": raw[:300]})
+
     def tokens_by_role(self) -> dict[str, dict[str, int]]:
         return {role: dict(sorted(t.items())) for role, t in sorted(self.by_role.items())}
 
@@ -54,6 +59,7 @@ class DocTrace:
             "experts_called": list(self.experts),
             "turns": list(self.turns),
             "fallbacks": list(self.fallbacks),
+            "reasks": list(self.reasks),
             "tokens_by_role": self.tokens_by_role(),
             "models": dict(sorted(self.models.items())),
             "wall_time_s": round(self.latency_s, 3),

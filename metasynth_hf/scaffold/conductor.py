@@ -2,9 +2,11 @@
 
 Generic over what is being made (a document for MetaSynth, an instruction for Instruct): a
 LoopSpec names the experts, the shareable artifacts and two protocol rules. A reply that
-cannot be parsed is re-asked once with the parse error; if that fails too, the next step of
-the fixed expert order runs instead and the fallback is recorded. A FINAL that comes before
-the required experts ran is answered by running the missing step. Nothing here raises on a
+cannot be parsed, or whose instructions are not the conductor's own (empty, the expert's
+default, a copy of the example's placeholder), is re-asked once with the error; if that fails
+too, the next step of the fixed expert order runs instead and the fallback is recorded. A FINAL
+that comes before the required experts ran is answered by running the missing step. Every turn
+is booked as the conductor's or the scaffold's (`scaffold/agency.py`). Nothing here raises on a
 weak model's output; only the budget (turns, tokens) ends a loop early.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 from metasynth_hf.config import SamplingConfig
 from metasynth_hf.errors import MetaSynthError, ParseError
 from metasynth_hf.llm.base import Message
+from metasynth_hf.scaffold.agency import Agency, unusable_instructions
 from metasynth_hf.scaffold.calls import Caller, DocTrace, TokenBudgetExhausted
 from metasynth_hf.scaffold.memory import ConductorMemory, Summarize
 from metasynth_hf.scaffold.prompts import PromptSet, RoleSpec
@@ -29,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 class NoFinalError(MetaSynthError):
     """The conductor never said FINAL within `stop.max_turns` and `stop.strict_final` is set."""
+
+
+class UnusableInstructions(ParseError):
+    """A well-formed turn whose instructions are empty, the default or the example's placeholder."""
 
 
 @dataclass
@@ -132,8 +139,15 @@ class ConductorLoop:
         self.artifact_names = list(spec.artifacts)
         self.schema = turn_schema(self.names, self.artifact_names, conductor_sampling.max_tokens)
         self.example_call, self.example_final = examples(self.names, self.artifact_names)
+        self.agency = Agency()
+        self._unusable = ""  # why the last unusable reply could not be used
 
     async def run(self, ws: Workspace) -> Outcome:
+        outcome = await self._run(ws)
+        self.agency.final_by = {"final": "conductor", "final_fallback": "scaffold"}.get(outcome.status, outcome.status)
+        return outcome
+
+    async def _run(self, ws: Workspace) -> Outcome:
         turn = 0
         last: tuple[str, str] | None = None
         try:
@@ -143,6 +157,7 @@ class ConductorLoop:
                 if need and need >= left:  # the last turns belong to the required steps
                     step = self.spec.next_required(ws) or self.spec.final_writer
                     self.trace.fallback(turn, f"{left} turn(s) left for {need} required step(s)", action=step)
+                    self.agency.scaffold("reserved")
                     decision, note = (
                         self._fixed_turn(step),
                         f"Turns are running out: the scaffold called {step}.",
@@ -172,17 +187,22 @@ class ConductorLoop:
         if decision is not None and decision.action == "final":
             missing = self.spec.next_required(ws)
             if missing is None:
+                self.agency.conductor_turns += 1
                 return decision, ""
             step = self.spec.fallback_step(ws) or missing  # the fixed plan's next step
             self.trace.fallback(turn, f"FINAL before {missing} ran", action=step)
+            self.agency.scaffold("early_final")
             note = f"FINAL is not possible yet: {missing} must run first; the scaffold called {step}."
             return self._fixed_turn(step), note
         if decision is not None and (decision.expert, decision.instructions) != last:
+            self.agency.conductor_turns += 1
             return decision, ""
         if decision is not None:
             self.trace.fallback(turn, "repeated the previous turn", raw=decision.to_json())
+            self.agency.scaffold("repeat")
             why = "You repeated your previous turn"
         else:
+            self.agency.scaffold(self._unusable or "unparseable")
             why = "Your reply could not be used"
         step = self.spec.fallback_step(ws)
         if step is None:
@@ -200,10 +220,11 @@ class ConductorLoop:
 
     async def _decide(self, turn: int) -> Turn | None:
         """The conductor's turn; re-asked once with the parse error; None if still unusable."""
+        self._unusable = ""
         messages = self.memory.messages()
         text = await self._ask(messages, turn, attempt=0)
         try:
-            return parse_turn(text, self.names, self.artifact_names)
+            return self._parse(text)
         except ParseError as first:
             reask = self.prompts.render(
                 "conductor/reask", error=str(first),
@@ -215,12 +236,26 @@ class ConductorLoop:
             ]
             text2 = await self._ask(retry, turn, attempt=1)
             try:
-                turn_ = parse_turn(text2, self.names, self.artifact_names)
+                turn_ = self._parse(text2)
             except ParseError as second:
-                self.trace.fallback(turn, f"unparseable twice: {second}", raw=text2)
+                instructions = isinstance(second, UnusableInstructions)
+                self._unusable = "unusable_instructions" if instructions else "unparseable"
+                why = "unusable instructions twice" if instructions else "unparseable twice"
+                self.trace.fallback(turn, f"{why}: {second}", raw=text2)
                 return None
-            self.trace.fallback(turn, f"re-asked after: {first}", raw=text, action="reask_ok")
+            self.trace.reask(turn, str(first), raw=text)  # the conductor's turn after all
             return turn_
+
+    def _parse(self, text: str) -> Turn:
+        """The reply as a Turn; ParseError also for instructions the conductor did not write."""
+        turn_ = parse_turn(text, self.names, self.artifact_names)
+        if turn_.action == "call_expert":
+            why = unusable_instructions(turn_.instructions, self.spec.role(turn_.expert).default_instructions)
+            if why:
+                raise UnusableInstructions(
+                    f'"instructions" {why}: write what {turn_.expert} must do for this document', raw=text
+                )
+        return turn_
 
     async def _ask(self, messages: list[Message], turn: int, attempt: int) -> str:
         return await self.caller(
@@ -253,6 +288,8 @@ class ConductorLoop:
         )
         output = clean_output(raw)
         ws.calls[turn_.expert] += 1
+        self.agency.expert_calls += 1
+        self.agency.conductor_instructions += source == "conductor"
         ws.put(role.output, output)
         self.trace.experts.append(turn_.expert)
         self.trace.turns.append({

@@ -15,10 +15,13 @@ Why `provenance` is a JSON string and not a nested struct: its keys vary by meth
 with the scaffold (roles per run, a list of fallbacks of varying shape). As a string, shards
 of every method and version share one Arrow schema and the builder's `Features` never change;
 `json.loads(record["provenance"])` gives: doc_index, status (final, final_fallback,
-max_turns, token_budget, empty), final_source, experts_called (in order), conductor_turns,
-turns, fallbacks (turn, reason, raw reply excerpt), tokens_by_role ({role: calls,
-prompt_tokens, completion_tokens}), models, prompt_set (hash), config_fingerprint,
+max_turns, token_budget, empty), final_source, experts_called (in order), loop_turns,
+agency (conductor_turns, scaffold_turns, scaffold_reasons, conductor_instructions,
+expert_calls, final_by: see `scaffold/agency.py`), turns, fallbacks (turn, reason, raw reply
+excerpt), reasks (turns the conductor got right when asked again), tokens_by_role ({role:
+calls, prompt_tokens, completion_tokens}), models, prompt_set (hash), config_fingerprint,
 wall_time_s, conditioned_on, seeds, instance (category, summary, keywords_added), memory.
+Template baselines have no conductor and no `agency`.
 
 `wall_time_s` is the sum of the document's call latencies as first paid (a cached reply keeps
 its original latency), so a rerun from the cache writes byte-identical records; the real wall

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from metasynth_hf.errors import ParseError
 from metasynth_hf.llm.parsing import parse_json_object
 
+#: The instruction placeholder of the conductor's JSON example; a copy of it is not an instruction.
+PLACEHOLDER = "<complete instructions for the expert>"
 _FINAL_WORDS = {"final", "finish", "finished", "done", "stop", "end", "complete"}
 
 
@@ -92,7 +94,7 @@ def examples(experts: list[str], artifacts: list[str]) -> tuple[str, str]:
     share = [a for a in ("seeds", "draft") if a in artifacts] or artifacts[:1]
     call = json.dumps(
         {"action": "call_expert", "expert": expert,
-         "instructions": "<complete instructions for the expert>", "share": share}
+         "instructions": PLACEHOLDER, "share": share}
     )  # fmt: skip
     return call, json.dumps({"action": "final"})
 

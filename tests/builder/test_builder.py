@@ -129,3 +129,24 @@ def test_resume_after_kill_9(tmp_path):
     summary = _summaries(work)[0]
     assert summary["resumed"] == kept and summary["generated"] == 4 - kept
     assert shard.read_text().count("\n") == 4
+
+
+def test_builder_shows_progress_through_datasets_bars_and_logging(tmp_path, capfd, caplog):
+    import datasets
+
+    base = dict(config_name="finance-template", num_docs=1, **TINY)
+    datasets.logging.set_verbosity_info()
+    try:
+        MetaSynthBuilder(cache_dir=str(tmp_path / "a"), **base).download_and_prepare()
+    finally:
+        datasets.logging.set_verbosity_warning()
+    err = capfd.readouterr().err
+    assert "metasynth template part 0/1" in err and "calls 1 (+0 running)" in err  # the bar, with live calls
+    lines = [r.getMessage() for r in caplog.records if r.name == "datasets.metasynth"]
+    assert any("1/1 documents (1 made here" in line for line in lines)  # one INFO line per document
+    datasets.disable_progress_bars()
+    try:
+        MetaSynthBuilder(cache_dir=str(tmp_path / "b"), **base).download_and_prepare()
+    finally:
+        datasets.enable_progress_bars()
+    assert "metasynth template part" not in capfd.readouterr().err  # silenced like datasets' own bars

@@ -22,6 +22,12 @@ FACTS = {
     "seeds": "keyword", "conductor_model": "smollm2-135m", "expert_model": "smollm2-135m",
     "experts": ["seed_keywords", "domain_expert", "content_analyst"], "prompt_set": "feedbeef",
     "shards": 2, "calls": 40, "cache_hits": 3, "fallbacks": 1,
+    "agency": {"documents": 4, "conductor_turns": 12, "scaffold_turns": 8, "conductor_instructions": 9,
+               "expert_calls": 24, "scaffold_reasons": {"reserved": 5, "unparseable": 3},
+               "final_by": {"conductor": 1, "max_turns": 3},
+               "conductor_turn_share": 0.6, "conductor_instruction_share": 0.375},
+    "required": ["seed_keywords", "domain_expert", "content_analyst"], "max_turns": 6,
+    "instance_table": {"max_entries": 12, "recent": 4},
     "reproduce": "metasynth generate --config metasynth_run.yaml --out finance",
 }  # fmt: skip
 REPORTS = {
@@ -48,6 +54,22 @@ def test_card_matches_golden_and_round_trips(tmp_path):
     assert data["size_categories"] == ["n<1K"] and data["task_categories"] == ["text-generation"]
     assert "| compression_ratio ↓ | 3.2500 | 2.7500 |" in loaded.text
     assert "| near_duplicate | 2 |" in loaded.text
+
+
+def test_card_text_follows_the_method():
+    """A template corpus's card says nothing about conductors; a MetaSynth card says what the scaffold did."""
+    template = str(build_card({**FACTS, "method": "template", "agency": {}}, [100, 200]))
+    mentions = [line for line in template.lower().splitlines() if "conductor" in line or "instance table" in line]
+    assert len(mentions) == 1 and "no conductor, no experts and no instance table" in mentions[0]
+    assert "one model call per document" in template and "| model | `smollm2-135m` |" in template
+    meta = str(build_card(FACTS, [100, 200]))
+    assert "| turns the conductor decided | 12 of 20 (60.0%) |" in meta
+    assert "reserved 5, unparseable 3" in meta and "9 of 24 (37.5%" in meta
+    assert "12 at most (`instance_table.max_entries`)" in meta and "6 turns" in meta
+    data = DatasetCard(meta).data.to_dict()
+    assert data["metasynth"]["agency"]["conductor_turn_share"] == 0.6
+    # the paper's gains are attributed to the paper, with its source, not to this corpus
+    assert "paper's abstract reports" in meta and "not a property of this corpus" in meta
 
 
 def test_token_histogram_counts_every_document():

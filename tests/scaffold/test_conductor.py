@@ -34,13 +34,21 @@ def answering(**overrides):
 def test_a_conductor_that_follows_the_protocol(tmp_path):
     summary, records = run(tmp_path, num_docs=2)
     assert summary.statuses == {"final": 2} and summary.fallbacks == 0
+    # 4 calls + FINAL were the conductor's; 6 expert calls, of which summary and label are bookkeeping
+    assert records[0]["prov"]["agency"] == {
+        "conductor_turns": 5, "scaffold_turns": 0, "scaffold_reasons": {},
+        "conductor_instructions": 4, "expert_calls": 6, "final_by": "conductor",
+    }  # fmt: skip
+    assert summary.agency["conductor_turn_share"] == 1.0
+    assert summary.agency["conductor_instruction_share"] == round(8 / 12, 4)
+    assert summary.agency["final_by"] == {"conductor": 2} and summary.agency["documents"] == 2
     record = records[0]
     assert set(RECORD_FIELDS) <= set(record)
     prov = record["prov"]
     assert prov["experts_called"] == [
         "seed_keywords", "domain_expert", "content_analyst", "domain_expert", "summarizer", "topic_labeler",
     ]  # fmt: skip
-    assert prov["conductor_turns"] == 5 and prov["fallbacks"] == []
+    assert prov["loop_turns"] == 5 and prov["fallbacks"] == []
     assert set(prov["tokens_by_role"]) == DEFAULT_EXPERTS | {"conductor"}
     for key in ("models", "prompt_set", "config_fingerprint", "wall_time_s", "instance", "seeds"):
         assert prov[key], key
@@ -74,6 +82,45 @@ def test_garbage_conductor_reasks_once_then_follows_the_fixed_order(tmp_path):
     reasks = [p for role, m, p in model.calls if role == "conductor" and "could not be used:" in m[-1]["content"]]
     assert len(reasks) == 10  # one re-ask per failed turn, two documents
     assert summary.fallbacks == 10 and records[0]["text"]
+    agency = prov["agency"]
+    assert agency["conductor_turns"] == 0 and agency["scaffold_turns"] == 5
+    assert agency["scaffold_reasons"] == {"unparseable": 5} and agency["final_by"] == "scaffold"
+    assert agency["conductor_instructions"] == 0
+    assert summary.agency["conductor_turn_share"] == 0.0 and summary.agency["final_by"] == {"scaffold": 2}
+
+
+@pytest.mark.parametrize(
+    "instructions",
+    ["<complete instructions for the expert>", "Complete instructions for the expert.", "", "  "],
+)
+def test_placeholder_or_empty_instructions_are_reasked_and_never_credited(tmp_path, instructions):
+    def conductor(messages, params):
+        if "could not be used:" in messages[-1]["content"]:
+            assert '"instructions"' in messages[-1]["content"]  # the re-ask says what was wrong
+        turn = conductor_turns(messages)
+        if turn >= 4:
+            return json.dumps({"action": "final"})
+        expert = ["seed_keywords", "domain_expert", "content_analyst", "domain_expert"][turn]
+        return json.dumps({"action": "call_expert", "expert": expert, "instructions": instructions})
+
+    _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
+    agency = records[0]["prov"]["agency"]
+    assert agency["conductor_instructions"] == 0
+    assert agency["scaffold_reasons"] == {"unusable_instructions": agency["scaffold_turns"]}
+    assert agency["scaffold_turns"] >= 3  # every call the conductor asked for was replaced
+    assert all("unusable instructions twice" in f["reason"] for f in records[0]["prov"]["fallbacks"])
+    # the expert calls ran on the fixed plan's instructions, and provenance says so
+    assert {t["source"] for t in records[0]["prov"]["turns"] if t["action"] == "call_expert"} == {
+        "fallback", "bookkeeping"}  # fmt: skip
+
+
+def test_default_instructions_copied_are_not_the_conductors(tmp_path):
+    from metasynth_hf.scaffold.agency import unusable_instructions
+
+    default = "Write the document for the seeds."
+    assert unusable_instructions("write the document for the seeds", default)
+    assert unusable_instructions("Write the document for the seeds; avoid jargon.", default) is None
+    assert unusable_instructions("Write it.", default) is None  # short is fine when it is its own
 
 
 def test_a_reask_that_works_is_recorded(tmp_path):
@@ -85,7 +132,9 @@ def test_a_reask_that_works_is_recorded(tmp_path):
     _, records = run(tmp_path, ScriptedModel(answering(conductor=conductor)), num_docs=1)
     prov = records[0]["prov"]
     assert prov["status"] == "final"
-    assert [f["action"] for f in prov["fallbacks"]] == ["reask_ok"]
+    assert prov["fallbacks"] == [] and [r["turn"] for r in prov["reasks"]] == [1]
+    # a successful re-ask is the conductor's turn, not a fallback
+    assert prov["agency"]["scaffold_turns"] == 0 and prov["agency"]["conductor_turns"] == 5
 
 
 def test_final_before_required_experts_runs_them(tmp_path):
@@ -97,6 +146,9 @@ def test_final_before_required_experts_runs_them(tmp_path):
     assert prov["experts_called"][:3] == ["seed_keywords", "domain_expert", "content_analyst"]
     assert prov["status"] == "final" and prov["final_source"] == "draft"
     assert any("FINAL before seed_keywords" in f["reason"] for f in prov["fallbacks"])
+    agency = prov["agency"]
+    assert agency["scaffold_reasons"]["early_final"] == agency["scaffold_turns"] >= 3
+    assert agency["final_by"] == "conductor" and agency["conductor_turns"] == 1
 
 
 def test_conductor_document_is_used_when_it_is_real(tmp_path):
@@ -122,7 +174,9 @@ def test_no_final_within_max_turns_keeps_the_best_draft(tmp_path):
     _, records = run(tmp_path, model, num_docs=1, stop={"max_turns": 4})
     prov = records[0]["prov"]
     assert prov["status"] == "max_turns" and prov["final_source"] == "draft"
-    assert prov["conductor_turns"] == 4 and records[0]["text"]
+    assert prov["loop_turns"] == 4 and records[0]["text"]
+    assert prov["agency"]["final_by"] == "max_turns"
+    assert prov["agency"]["conductor_turns"] + prov["agency"]["scaffold_turns"] == 4
 
 
 def test_a_repeated_turn_is_replaced_by_the_fixed_plan(tmp_path):
@@ -216,7 +270,7 @@ def test_custom_expert_set(tmp_path):
     assert prov["instance"]["category"] == "general"  # no topic labeler configured
 
 
-def test_copying_the_scaffolds_own_turn_counts_as_a_repeat(tmp_path):
+def test_copying_the_scaffolds_own_turn_is_not_the_conductors(tmp_path):
     """What SmolLM2 does: it imitates the fixed-plan turn it sees in its history."""
 
     def conductor(messages, params):
@@ -232,4 +286,8 @@ def test_copying_the_scaffolds_own_turn_counts_as_a_repeat(tmp_path):
         "content_analyst",
         "domain_expert",
     ]
-    assert sum(f["reason"] == "repeated the previous turn" for f in prov["fallbacks"]) == 4
+    # a copy of the scaffold's turn carries the expert's default instructions: not the conductor's
+    copies = [f for f in prov["fallbacks"] if "repeats the expert's default instructions" in f["reason"]]
+    assert len(copies) == 4
+    assert prov["agency"]["conductor_instructions"] == 0
+    assert prov["agency"]["scaffold_reasons"]["unusable_instructions"] == 4

@@ -46,6 +46,10 @@ def test_instruct_from_a_metasynth_run(tmp_path):
         "question_editor",
         "responder",
     ]
+    # MetaSynth-Instruct books its conductor the same way: 4 calls + FINAL, the responder is the scaffold's
+    assert prov["agency"]["conductor_turns"] == 5 and prov["agency"]["scaffold_turns"] == 0
+    assert prov["agency"]["conductor_instructions"] == 4 and prov["agency"]["expert_calls"] == 5
+    assert summary.agency["final_by"] == {"conductor": 3}
 
 
 def test_final_too_early_forces_the_evolution_rounds(tmp_path):
@@ -58,6 +62,8 @@ def test_final_too_early_forces_the_evolution_rounds(tmp_path):
         "doc_transform", "question_editor", "role_suggester", "question_editor", "complexity", "question_editor",
     ]  # fmt: skip
     assert all("FINAL before" in f["reason"] for f in prov["fallbacks"])
+    assert prov["agency"]["scaffold_reasons"] == {"early_final": 6}
+    assert prov["agency"]["conductor_turns"] == 1 and prov["agency"]["final_by"] == "conductor"
 
 
 def test_instruct_reads_a_jsonl_corpus(tmp_path):
