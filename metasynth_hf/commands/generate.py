@@ -126,7 +126,7 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
     )
     lines = ["", made]
     if summary.get("agency"):
-        lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])} (the scaffold did the rest).")
+        lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])}; the scaffold decided the rest.")
     lines.append(f"  corpus:     {parquet or out} (shards and provenance in {out})")
     if stats:
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")

@@ -36,9 +36,7 @@ METHOD_SPECS: dict[str, tuple[str, str]] = {
     "template_prior": ("template_prior", "keyword"),
     "template_icl": ("template_icl", "topic_aware"),
 }
-MethodName = Literal[
-    "metasynth_keyword", "metasynth_document", "template", "template_prior", "template_icl"
-]
+MethodName = Literal["metasynth_keyword", "metasynth_document", "template", "template_prior", "template_icl"]
 #: RunConfig fields the experiment sets per method; `run:` must not set them.
 OWNED_FIELDS = ("method", "domain", "num_docs", "target_tokens", "seed", "output_dir",
                 "shard_index", "num_shards", "cache_path")  # fmt: skip
@@ -56,12 +54,8 @@ class ReferenceConfig(_Strict):
     generator saw as a seed or exemplar is scored as reference or held-out text.
     """
 
-    source: str = Field(
-        "stdlib_docs", description="'stdlib_docs' (Python docstrings shipped here) or real text"
-    )
-    general: str | None = Field(
-        "licenses", description="off-domain text for forgetting: 'licenses' or real text"
-    )
+    source: str = Field("stdlib_docs", description="'stdlib_docs' (Python docstrings shipped here) or real text")
+    general: str | None = Field("licenses", description="off-domain text for forgetting: 'licenses' or real text")
     description: str | None = Field(None, description="What the real text is, for the results.")
     text_column: str = "text"
     seed_docs: int = Field(96, ge=2, description="pool for topic-aware seeds and ICL exemplars")

@@ -27,18 +27,12 @@ from metasynth_hf.experiments.reference import RealText
 logger = logging.getLogger(__name__)
 
 
-def equal_token_corpora(
-    corpora: dict[str, list[str]], tokenizer: Any
-) -> tuple[dict[str, list[str]], int]:
+def equal_token_corpora(corpora: dict[str, list[str]], tokenizer: Any) -> tuple[dict[str, list[str]], int]:
     """Cut every corpus to the smallest corpus's token count (the last document is truncated)."""
-    counts = {
-        name: [len(tokenizer(t)["input_ids"]) for t in texts] for name, texts in corpora.items()
-    }
+    counts = {name: [len(tokenizer(t)["input_ids"]) for t in texts] for name, texts in corpora.items()}
     budget = min(sum(c) for c in counts.values())
     if budget == 0:
-        raise ConfigError(
-            f"a CPT corpus has no tokens ({ {k: sum(v) for k, v in counts.items()} })"
-        )
+        raise ConfigError(f"a CPT corpus has no tokens ({ {k: sum(v) for k, v in counts.items()} })")
     cut: dict[str, list[str]] = {}
     for name, texts in corpora.items():
         kept, used = [], 0
@@ -79,15 +73,11 @@ def _train(cmd: list[str], threads: int | None) -> float:
     started = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise ConfigError(
-            f"training failed (exit {done.returncode}): {' '.join(cmd)}\n{done.stderr[-3000:]}"
-        )
+        raise ConfigError(f"training failed (exit {done.returncode}): {' '.join(cmd)}\n{done.stderr[-3000:]}")
     return time.monotonic() - started
 
 
-def _perplexities(
-    model_dir: str, sets: dict[str, list[str]], max_length: int, threads: int | None
-) -> dict:
+def _perplexities(model_dir: str, sets: dict[str, list[str]], max_length: int, threads: int | None) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -104,9 +94,7 @@ def _perplexities(
     }
 
 
-def run_cpt(
-    config: ExperimentConfig, corpora: dict[str, list[str]], real: RealText
-) -> dict[str, Any]:
+def run_cpt(config: ExperimentConfig, corpora: dict[str, list[str]], real: RealText) -> dict[str, Any]:
     """Train on each CPT corpus (equal tokens), score base and trained models; cpt.json too."""
     from transformers import AutoTokenizer
 

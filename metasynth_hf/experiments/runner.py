@@ -50,6 +50,7 @@ class MethodRun:
     models: dict[str, str]
     prompt_hash: str
     fingerprint: str
+    agency: dict[str, Any] = field(default_factory=dict)  # conductor methods only
     texts: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,13 +135,11 @@ async def _run_method(
         wall_time_s=round(wall, 2), fallbacks=summary.fallbacks, statuses=summary.statuses,
         models={r: m for r, m in roles.model_ids().items() if r in by_role},
         prompt_hash=PromptSet(config.prompts_dir).hash, fingerprint=summary.fingerprint,
-        texts=texts,
+        agency=summary.agency, texts=texts,
     )  # fmt: skip
 
 
-async def generate_all(
-    config: ExperimentConfig, real: RealText, model: ChatModel | None = None
-) -> list[MethodRun]:
+async def generate_all(config: ExperimentConfig, real: RealText, model: ChatModel | None = None) -> list[MethodRun]:
     """Every method of the experiment on shared backends, concurrently unless configured not to.
 
     Concurrent methods share one embedded model (their requests are batched together, which is
@@ -148,9 +147,7 @@ async def generate_all(
     `model` answers every role instead of the configured backends (a loaded model, a fake).
     """
     backends: dict[ModelConfig, ChatModel] = {}
-    configs = [
-        (label, config.run_config(label, real.files.get("seeds"))) for label in config.methods
-    ]
+    configs = [(label, config.run_config(label, real.files.get("seeds"))) for label in config.methods]
     try:
         if config.parallel_methods:
             logger.info("generating %s at once: %d documents each", list(config.methods),
@@ -168,9 +165,7 @@ async def generate_all(
             await backend.aclose()
 
 
-def score(
-    config: ExperimentConfig, runs: list[MethodRun], real: RealText, plots_dir: Path | None
-) -> dict[str, dict]:
+def score(config: ExperimentConfig, runs: list[MethodRun], real: RealText, plots_dir: Path | None) -> dict[str, dict]:
     """Every metric for every corpus (+ the real reference); plots when `plots_dir` is given."""
     from metasynth_hf.metrics.report import compare_corpora
 
@@ -214,11 +209,7 @@ def run_comparison(
         "scoring_wall_time_s": round(time.monotonic() - started - generated, 1),
     }  # fmt: skip
     out = config.output_dir
-    (out / "comparison.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / "comparison.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     # The shape `metasynth stats` writes, which the dataset card reads (card.load_reports).
-    (out / "diversity.json").write_text(
-        json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / "diversity.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result

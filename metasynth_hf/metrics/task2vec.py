@@ -15,8 +15,9 @@ Deliberate differences from that code, each a fix, not a new definition:
   reference masks GPT-2's token 50256 only);
 - every batch uses the same sampling seed for the Monte Carlo targets (common random numbers), so
   two identical batches get distance 0 and the coefficient measures the data, not sampling noise.
-The default probe is the embedded SmolLM2-135M (the paper used GPT-2), so absolute values are
-comparable between corpora scored here, not with the paper's table.
+The default probe is the embedded SmolLM2-135M (the paper's probe model is not confirmed by the
+sources available here), so absolute values are comparable between corpora scored here, not with
+the paper's table.
 """
 
 from __future__ import annotations
