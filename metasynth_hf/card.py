@@ -104,8 +104,10 @@ def method_text(facts: Mapping[str, Any]) -> str:
             f"This corpus was generated with metasynth-hf, an implementation of {_PAPER}, method "
             f"`metasynth`: for each {domain} document a conductor LLM chose, turn by turn, which expert "
             f"to call ({', '.join(facts.get('experts', [])) or '–'}), wrote the expert's instructions "
-            "and shared only the material it picked with it; experts saw nothing else. " + scaffold
-            + "\n\n" + conditioning
+            "and shared only the material it picked with it; experts saw nothing else. "
+            + scaffold
+            + "\n\n"
+            + conditioning
         )
     if method == "instruct":
         return (

@@ -224,9 +224,9 @@ def test_help_keeps_the_backslash_continuation_of_its_examples(capsys):
 
 
 def test_the_bar_gives_an_eta_from_calls_before_the_first_document():
-    from metasynth_hf.progress import GenerationProgress
     from metasynth_hf.llm.accounting import UsageMeter
     from metasynth_hf.llm.base import Reply, Usage
+    from metasynth_hf.progress import GenerationProgress
 
     config = config_of(["--num-docs", "4", "--max-turns", "5"])  # ~11 calls per document at first
     bar = GenerationProgress(config)
