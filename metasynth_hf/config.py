@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -220,15 +221,30 @@ class RunConfig(_Strict):
         return f"{name}-{self.method}-s{self.seed}-{index:07d}"
 
 
-def _model_identity(config: ModelConfig) -> dict[str, Any]:
-    identity = {"model": config.model, "endpoint_models": sorted({e.model for e in config.endpoints})}
-    if not config.endpoints and not config.grammar:  # the embedded model without its grammar
+def _model_identity(config: ModelConfig, served: Sequence[str] | None = None) -> dict[str, Any]:
+    """What answers a role: labels, plus the models the servers report (`served`, read by the
+    endpoint pool before the first call) or, for the embedded model, its weights' digest."""
+    identity: dict[str, Any] = {"model": config.model, "endpoint_models": sorted({e.model for e in config.endpoints})}
+    if config.endpoints:
+        if served:
+            identity["served"] = sorted(served)
+        return identity
+    if not config.grammar:  # the embedded model without its grammar
         identity["grammar"] = False
+    from metasynth_hf.models import resolve_model
+
+    identity["weights"] = resolve_model(config.model).identity
     return identity
 
 
-def fingerprint_fields(config: RunConfig, prompt_hash: str) -> dict[str, Any]:
-    """The config fields that change generated output, plus prompt hash and engine version."""
+def fingerprint_fields(
+    config: RunConfig, prompt_hash: str, served: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The config fields that change generated output, plus prompt hash and engine version.
+
+    `served` maps "conductor"/"experts" to the model ids their servers report; without it the
+    fingerprint knows only the configured labels (the builder's cache dir is made that way).
+    """
     data = config.model_dump(
         mode="json",
         exclude={
@@ -237,14 +253,15 @@ def fingerprint_fields(config: RunConfig, prompt_hash: str) -> dict[str, Any]:
         },
     )  # fmt: skip
     data["stop"] = config.stop.model_dump(mode="json", exclude={"strict_final"})
-    data["conductor_model"] = _model_identity(config.conductor)
-    data["expert_model"] = _model_identity(config.expert_model)
+    served = served or {}
+    data["conductor_model"] = _model_identity(config.conductor, served.get("conductor"))
+    data["expert_model"] = _model_identity(config.expert_model, served.get("experts"))
     data["prompt_set"] = prompt_hash
     data["engine_version"] = ENGINE_VERSION
     return data
 
 
-def fingerprint(config: RunConfig, prompt_hash: str) -> str:
+def fingerprint(config: RunConfig, prompt_hash: str, served: Mapping[str, Sequence[str]] | None = None) -> str:
     """A short hash of `fingerprint_fields`: the builder's `hash=` and the output dir's guard."""
-    blob = json.dumps(fingerprint_fields(config, prompt_hash), sort_keys=True)
+    blob = json.dumps(fingerprint_fields(config, prompt_hash, served), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -140,16 +140,24 @@ async def generate(
     producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
     ctx.count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir
-    check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash))
+    owned = models is None
+    ctx.models = build_models(config, producer.roles, meter) if owned else models
+    served: dict[str, list[str]] = {}
+    try:
+        if owned:  # before any call: reachable, and which model answers (cache keys, fingerprint)
+            await ctx.models.check_reachable()
+            served = await ctx.models.identify()
+        ctx.fingerprint = fp = fingerprint(config, prompts.hash, served)
+        check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash, served))
+    except BaseException:
+        if owned:
+            await ctx.models.aclose()
+        raise
     k, n = config.shard_index, config.num_shards
     shard = ShardFile(shard_path(out, k, n))
     existing = shard.load(lambda p: config.doc_id(k + p * n))
     summary = RunSummary(k, n, str(shard.path), fp)
-    owned = models is None
-    ctx.models = build_models(config, producer.roles, meter) if owned else models
     try:
-        if owned:
-            await ctx.models.check_reachable()
         await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
     except BaseException as exc:
         summary.error = f"{type(exc).__name__}: {exc}"

@@ -9,7 +9,10 @@ Resolution only, no heavy imports: the embedded llama.cpp backend needs nothing 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +58,70 @@ class ModelRef:
         if self.gguf_file:
             return f"{Path(self.name_or_path).name}/{self.gguf_file}"
         return self.name_or_path
+
+    @property
+    def identity(self) -> str:
+        """`model_id` plus a digest of the local weights: replaced weights under the same name
+        are another model, for the response cache and the run fingerprint alike."""
+        digest = weights_digest(self)
+        return f"{self.model_id}@{digest}" if digest else self.model_id
+
+
+#: Weight files whose bytes define a local model (config and tokenizer files change output
+#: too, but are small and rarely replaced alone).
+_WEIGHT_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pt")
+
+
+def _digest_cache() -> Path:
+    root = os.environ.get("METASYNTH_CACHE") or Path.home() / ".cache" / "metasynth-hf"
+    return Path(root) / "weights-digests.json"
+
+
+def _file_digest(path: Path, memo: dict[str, str]) -> str:
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    if key not in memo:
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                sha.update(block)
+        memo[key] = sha.hexdigest()
+    return memo[key]
+
+
+def weights_digest(ref: ModelRef) -> str:
+    """`sha256:<12 hex>` of a local model's weight files, or "" for a Hub id.
+
+    Hashing a file once costs about a second per GB; the digest is remembered by path, size
+    and mtime in `~/.cache/metasynth-hf/weights-digests.json`, so later runs read it back.
+    """
+    base = Path(ref.name_or_path)
+    if ref.gguf_file:
+        files = [base / ref.gguf_file]
+    elif base.is_dir():
+        files = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    else:
+        return ""
+    if not files or not all(f.is_file() for f in files):
+        return ""
+    store = _digest_cache()
+    try:
+        memo = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    known = len(memo)
+    combined = hashlib.sha256()
+    for f in files:
+        combined.update(f"{f.relative_to(base)}:{_file_digest(f, memo)}\n".encode())
+    if len(memo) != known:  # best effort: an unwritable cache only costs a re-hash next time
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(memo, indent=0), encoding="utf-8")
+            tmp.replace(store)
+        except OSError:
+            pass
+    return f"sha256:{combined.hexdigest()[:12]}"
 
 
 def resolve_model(reference: str) -> ModelRef:

@@ -130,7 +130,7 @@ class ResponseCache:
 
 
 class CachedChatModel:
-    """Wraps a ChatModel: answers from the cache when it can, stores every new reply."""
+    """Wraps a ChatModel: answers from the cache when it can, stores every new non-blank reply."""
 
     def __init__(self, inner: ChatModel, cache: ResponseCache):
         self.inner = inner
@@ -144,10 +144,11 @@ class CachedChatModel:
         params = params or SamplingParams()
         key = cache_key(self.model_id, messages, params)
         hit = self.cache.get(key)
-        if hit is not None:
+        if hit is not None and hit.text.strip():
             return hit
         reply = await self.inner.chat(messages, params)
-        self.cache.put(key, reply)
+        if reply.text.strip():  # a blank reply is no answer: asked again next time, never replayed
+            self.cache.put(key, reply)
         return reply
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ a single request. 4xx other than 408/429 are not retried: the request itself is 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -20,9 +21,9 @@ from huggingface_hub import AsyncInferenceClient, get_token
 from metasynth_hf.errors import EndpointError
 from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
 from metasynth_hf.llm.config import EndpointConfig, RetryConfig
-from metasynth_hf.llm.errors_http import Failure, classify
+from metasynth_hf.llm.errors_http import Failure, MalformedReply, classify
 from metasynth_hf.llm.http import allow_endpoint, httpx, new_async_client
-from metasynth_hf.llm.structured import detect_server_kind, response_format_for
+from metasynth_hf.llm.structured import detect_server_kind, get_json, response_format_for
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +104,30 @@ class Endpoint:
         async with self.semaphore:
             self.sent += 1
             started = time.monotonic()
-            out = await self.client.chat_completion(
-                messages,
-                model=self.config.model,
-                max_tokens=params.max_tokens,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                seed=params.seed,
-                stop=list(params.stop) or None,
-                response_format=response_format_for(kind, params.json_schema),
-            )
-            choice = out.choices[0]
-            usage = out.usage
+            try:
+                out = await self.client.chat_completion(
+                    messages,
+                    model=self.config.model,
+                    max_tokens=params.max_tokens,
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    seed=params.seed,
+                    stop=list(params.stop) or None,
+                    response_format=response_format_for(kind, params.json_schema),
+                )
+                choice = out.choices[0]
+                text = choice.message.content
+                usage = out.usage
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+                if isinstance(exc, json.JSONDecodeError):
+                    raise
+                # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here
+                raise MalformedReply(f"malformed response body ({type(exc).__name__}: {exc})") from exc
+            if not isinstance(text, str) or not text.strip():
+                # a server fault (content null or blank): retried, and never cached as an answer
+                raise MalformedReply(f"empty reply (200 with {'no' if text is None else 'blank'} message content)")
             return Reply(
-                text=choice.message.content or "",
+                text=text,
                 usage=Usage(
                     getattr(usage, "prompt_tokens", 0) or 0,
                     getattr(usage, "completion_tokens", 0) or 0,
@@ -136,11 +147,14 @@ class EndpointPool:
             raise EndpointError("an endpoint pool needs at least one endpoint url")
         self.retry = retry
         self.endpoints = [Endpoint(cfg, retry) for cfg in endpoints]
-        self._model_id = model_id or endpoints[0].model
+        self._label = self._model_id = model_id or endpoints[0].model
+        self.served: list[str] = []  # what the servers say they serve (identify())
         self._rng = random.Random()
 
     @property
     def model_id(self) -> str:
+        """The label plus the served model ids once known: part of every cache key, so a
+        different model behind the same URL never gets the old model's cached replies."""
         return self._model_id
 
     def _pick(self, avoid: Endpoint | None) -> Endpoint | None:
@@ -267,9 +281,37 @@ class EndpointPool:
         for item in down:
             logger.warning("endpoint %s is unreachable; the others take its load", item)
 
+    async def identify(self) -> list[str]:
+        """Ask each server which model it serves (TGI `/info`, else `/v1/models`), before the
+        first call; the ids (with TGI's revision sha) go into `model_id` and the fingerprint.
+        Servers that say nothing leave the configured label as the only identity."""
+        found = await asyncio.gather(*(served_models(e.url) for e in self.endpoints))
+        self.served = sorted({model for models in found for model in models})
+        if len(self.served) > 1 and all(found):
+            logger.warning(
+                "the endpoints of one pool serve different models (%s); their replies share one "
+                "cache identity and one corpus", ", ".join(self.served),
+            )  # fmt: skip
+        self._model_id = f"{self._label}@{'+'.join(self.served)}" if self.served else self._label
+        return self.served
+
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
             await endpoint.client.close()
+
+
+async def served_models(url: str, timeout_s: float = 5.0) -> list[str]:
+    """The model ids a server reports; [] when it answers neither TGI's nor OpenAI's listing."""
+    async with new_async_client() as client:
+        info = await get_json(client, f"{url}/info")
+        if isinstance(info, dict) and isinstance(info.get("model_id"), str):
+            sha = info.get("model_sha")
+            return [f"{info['model_id']}@{sha}" if isinstance(sha, str) and sha else info["model_id"]]
+        listing = await get_json(client, f"{url}/v1/models")
+    data = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(data, list):
+        return []
+    return sorted({str(item["id"]) for item in data if isinstance(item, dict) and item.get("id")})
 
 
 async def _connect_error(url: str, timeout_s: float) -> str | None:

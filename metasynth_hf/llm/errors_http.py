@@ -14,6 +14,14 @@ from metasynth_hf.llm.http import httpx
 RETRYABLE_STATUS = frozenset({408, 429})
 
 
+class MalformedReply(Exception):
+    """A 200 answer whose body is not a chat completion, or whose message has no text.
+
+    Raised only around the reply's own parsing (`Endpoint.send`), so that a KeyError or
+    TypeError anywhere else is a bug that surfaces at once instead of being retried.
+    """
+
+
 @dataclass(frozen=True)
 class Failure:
     """One failed attempt, described for retry decisions and for the final error message."""
@@ -53,7 +61,6 @@ def classify(exc: BaseException) -> Failure | None:
         return Failure(True, f"connection error ({type(exc).__name__})")
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return Failure(True, "malformed response body (not JSON)")
-    if isinstance(exc, KeyError | IndexError | TypeError | ValueError):
-        # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here.
-        return Failure(True, f"malformed response body ({type(exc).__name__}: {exc})")
+    if isinstance(exc, MalformedReply):
+        return Failure(True, str(exc))
     return None

@@ -46,6 +46,7 @@ class RoleModels:
         self.meter = meter or UsageMeter()
         self.cache = ResponseCache(cache_path) if cache_path else None
         self._backends: dict[ModelConfig, ChatModel] = {}
+        self._configs = dict(configs)
         self.models: dict[str, ChatModel] = {}
         for role, config in configs.items():
             if config not in self._backends:
@@ -67,6 +68,18 @@ class RoleModels:
             check = getattr(backend, "check_reachable", None)
             if check is not None:
                 await check()
+
+    async def identify(self) -> dict[str, list[str]]:
+        """ "conductor"/"experts" -> the model ids their servers report ([] for the embedded
+        model, whose identity is its weights' digest, or a server that reports none)."""
+        out: dict[str, list[str]] = {}
+        for config, backend in self._backends.items():
+            identify = getattr(backend, "identify", None)
+            served = await identify() if identify is not None else []
+            for role, role_config in self._configs.items():
+                if role_config == config:
+                    out.setdefault("conductor" if role == "conductor" else "experts", served)
+        return out
 
     def backend_stats(self) -> dict[str, dict[str, int]]:
         """What each backend that keeps statistics did (the embedded engine: prefill saved, ...)."""

@@ -62,7 +62,7 @@ class LocalChatModel:
                 f"model: the embedded backend runs GGUF files on llama.cpp, got {model!r}; give "
                 "'smollm2' or a path to a .gguf file, or serve the model with TGI and set `endpoints`"
             )
-        self._model_id = ref.model_id
+        self._model_id = ref.identity  # with the weights' digest: swapped weights miss the cache
         self._path = os.path.join(ref.name_or_path, ref.gguf_file)
         self.parallel = parallel
         self.context_tokens = context_tokens

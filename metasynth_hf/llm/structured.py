@@ -30,7 +30,7 @@ def response_format_for(kind: str, schema: dict[str, Any] | None) -> dict[str, A
     return {"type": "json_object"}
 
 
-async def _get_json(client: httpx.AsyncClient, url: str) -> Any:
+async def get_json(client: httpx.AsyncClient, url: str) -> Any:
     try:
         response = await client.get(url, timeout=5.0)
     except (httpx.HTTPError, OSError):
@@ -46,17 +46,17 @@ async def _get_json(client: httpx.AsyncClient, url: str) -> Any:
 async def detect_server_kind(base_url: str) -> str:
     """Probe once per endpoint: TGI's /info, llama.cpp's /props, llama-cpp-python's models list."""
     async with new_async_client() as client:
-        info = await _get_json(client, f"{base_url}/info")
+        info = await get_json(client, f"{base_url}/info")
         if (
             isinstance(info, dict)
             and "model_id" in info
             and ({"router", "max_input_tokens", "max_input_length"} & info.keys())
         ):
             return "tgi"
-        props = await _get_json(client, f"{base_url}/props")
+        props = await get_json(client, f"{base_url}/props")
         if isinstance(props, dict) and "default_generation_settings" in props:
             return "llamacpp"
-        models = await _get_json(client, f"{base_url}/v1/models")
+        models = await get_json(client, f"{base_url}/v1/models")
         data = models.get("data") if isinstance(models, dict) else None
         first = data[0] if isinstance(data, list) and data else None
         if isinstance(first, dict) and first.get("owned_by") in {"me", "llamacpp"}:
