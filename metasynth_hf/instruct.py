@@ -151,6 +151,8 @@ class InstructProducer:
             "loop_turns": outcome.turns,
             "agency": loop.agency.to_dict(),
             "evolutions": max(0, ws.calls["question_editor"] - 1),
+            # every version of the instruction, first to last: how it was evolved
+            "evolution": [excerpt(v, 400) for v in ws.versions.get("instruction", []) if v.strip()],
             "source_id": source.id,
             "conditioned_on": {"visible": len(visible), "shown": [e.id for e in shown]},
             "instance": entry.instance_fields(),

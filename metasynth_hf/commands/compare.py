@@ -32,23 +32,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", help="output dir for corpora, caches and JSON (overrides output_dir)")
     add("--results", help="markdown results file (overrides results)")
     add("--num-docs", type=int, help="documents per method (overrides num_docs)")
-    add("--only", choices=("diversity", "cpt", "report"),
-        help="run one part: cpt reuses the corpora, report rewrites the markdown from the JSON")  # fmt: skip
+    add("--only", choices=("generate", "diversity", "cpt", "report"),
+        help="run one part: generate makes (or resumes) the corpora only, diversity adds the scores, cpt "
+             "reuses the corpora, report rewrites the markdown from the JSON")  # fmt: skip
     add("--no-plots", action="store_true", help="skip the PNG figures")
     add("--set", action="append", default=[], metavar="FIELD=VALUE",
         help="override any experiment field, e.g. --set run.target_words=80")  # fmt: skip
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The command that measured the results (`--only report` measures nothing: left out)."""
+    """The command that reproduces every number of the results: `--only` parts are left out,
+    since the whole command resumes what they made (corpora and calls come from the caches)."""
     parts = ["metasynth compare", "--config", args.config]
     for flag, value in (("--out", args.out), ("--results", args.results),
-                        ("--num-docs", args.num_docs),
-                        ("--only", None if args.only == "report" else args.only)):  # fmt: skip
+                        ("--num-docs", args.num_docs)):  # fmt: skip
         if value is not None:
             parts += [flag, str(value)]
     parts += [f"--set {item}" for item in args.set]
     return " ".join(parts + (["--no-plots"] if args.no_plots else []))
+
+
+def keep_raw(config, raw_dir, data: dict, cpt: dict | None) -> None:
+    """comparison.json, cpt.json and every corpus's run summary, next to the results file."""
+    import shutil
+
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    (raw_dir / "comparison.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if cpt is not None:
+        (raw_dir / "cpt.json").write_text(json.dumps(cpt, indent=2) + "\n", encoding="utf-8")
+    for run_ in data.get("methods", []):
+        for summary in sorted(config.corpus_dir(run_["label"]).glob("summary-*.json")):
+            target = raw_dir / "summaries" / f"{run_['label']}-{summary.name}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(summary, target)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,9 +81,24 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(config.threads)
     config.output_dir.mkdir(parents=True, exist_ok=True)
-    real = prepare_real_text(config.reference, config.output_dir / "real", config.seed)
+    real = (
+        None if args.only == "report" else prepare_real_text(config.reference, config.output_dir / "real", config.seed)
+    )
     plots_dir = None if args.no_plots else config.results.parent / "results" / config.name
+    # The raw measurements are kept next to the results file (and committed with it), so that
+    # `--only report` re-renders the markdown from them without the corpora.
+    raw_dir = config.results.parent / "results" / config.name
     comparison_file = config.output_dir / "comparison.json"
+    if args.only in ("cpt", "report") and not comparison_file.is_file() and (raw_dir / "comparison.json").is_file():
+        comparison_file = raw_dir / "comparison.json"
+    if args.only == "generate":
+        import asyncio
+
+        runs = asyncio.run(runner.generate_all(config, real))
+        for run_ in runs:
+            sys.stdout.write(f"{run_.label}: {run_.documents} documents, {run_.tokens} tokens, "
+                             f"{run_.wall_time_s:.0f} s\n")  # fmt: skip
+        return 0
     if args.only in ("cpt", "report"):
         if not comparison_file.is_file():
             raise ConfigError(f"{comparison_file} is missing: run without --only first")
@@ -78,11 +109,15 @@ def run(args: argparse.Namespace) -> int:
         comparison_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     cpt = None
     cpt_file = config.output_dir / "cpt.json"
+    if not cpt_file.is_file() and (raw_dir / "cpt.json").is_file():
+        cpt_file = raw_dir / "cpt.json"
     if config.cpt is not None and args.only in (None, "cpt"):
         texts = {label: runner.corpus_texts(config.corpus_dir(label)) for label in config.methods}
         cpt = cpt_runner.run_cpt(config, texts, real)
     elif cpt_file.is_file():  # keep the CPT part of an earlier run in the markdown
         cpt = json.loads(cpt_file.read_text(encoding="utf-8"))
+    if args.only != "report":
+        keep_raw(config, raw_dir, data, cpt)
     command = data.get("command") or command_line(args)
     text = results.render(data, command=command, results_path=config.results,
                           plots_dir=plots_dir, cpt=cpt, scale_note=config.note)  # fmt: skip

@@ -35,6 +35,8 @@ METHOD_SPECS: dict[str, tuple[str, str]] = {
     "template": ("template", "keyword"),
     "template_prior": ("template_prior", "keyword"),
     "template_icl": ("template_icl", "topic_aware"),
+    # MetaSynth-Instruct, from one of the corpora above (`instruct_from`): run after it
+    "instruct": ("instruct", "keyword"),
 }
 MethodName = Literal["metasynth_keyword", "metasynth_document", "template", "template_prior", "template_icl"]
 #: RunConfig fields the experiment sets per method; `run:` must not set them.
@@ -68,7 +70,8 @@ class CptConfig(_Strict):
     """The tiny continual pre-training effect: base vs MetaSynth-trained vs template-trained."""
 
     recipe: Path = Path("recipes/tiny/cpt.yaml")
-    corpora: tuple[MethodName, MethodName] = ("metasynth_keyword", "template")
+    corpora: tuple[MethodName, ...] = Field(("metasynth_keyword", "template"), min_length=1)
+    seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="one training run per seed and corpus")
     max_steps: int = Field(20, ge=1)
     max_length: int = Field(128, ge=16, description="training sequence length (packed)")
     eval_max_length: int = Field(256, ge=16, description="perplexity window")
@@ -83,11 +86,22 @@ class ExperimentConfig(_Strict):
     domain: str | CustomDomain = "finance"
     num_docs: int = Field(ge=2, description="documents per method (the same for every method)")
     seed: int = Field(0, ge=0)
-    methods: tuple[MethodName, ...] = tuple(METHOD_SPECS)  # type: ignore[assignment]
+    methods: tuple[MethodName, ...] = tuple(m for m in METHOD_SPECS if m != "instruct")  # type: ignore[assignment]
     run: dict[str, Any] = Field(default_factory=dict, description="shared RunConfig fields")
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     cpt: CptConfig | None = None
+    instruct_from: MethodName | None = Field(
+        None,
+        description="also make a MetaSynth-Instruct corpus from this method's documents (one "
+        "instruction per document, after that corpus is done; settings from `run.instruct`)",
+    )
+    interval_rounds: int = Field(
+        100, ge=0, description="subsamples for every metric's 95% interval (metrics/intervals.py); 0 = none"
+    )
+    instruct_docs: int | None = Field(
+        None, ge=1, description="instructions to make with `instruct_from` (default: num_docs)"
+    )
     parallel_methods: bool = Field(
         True,
         description="generate all methods at once on shared backends (the embedded model batches "
@@ -122,6 +136,12 @@ class ExperimentConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _instruct_source_is_made(self) -> ExperimentConfig:
+        if self.instruct_from is not None and self.instruct_from not in self.methods:
+            raise ValueError(f"instruct_from: {self.instruct_from!r} is not in methods {list(self.methods)}")
+        return self
+
     @field_validator("methods")
     @classmethod
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -143,12 +163,18 @@ class ExperimentConfig(_Strict):
         """The RunConfig of one method: shared `run` fields + what the experiment owns."""
         method, kind = METHOD_SPECS[label]
         data = {k: v for k, v in self.run.items()}
+        num_docs = self.num_docs
         seeds = dict(data.pop("seeds", None) or {})
         seeds["kind"] = kind
         if kind == "topic_aware":
             seeds["corpus"] = seed_corpus
+        if method == "instruct":
+            if self.instruct_from is None:
+                raise ConfigError("the instruct corpus needs `instruct_from`: the method whose documents it evolves")
+            data["instruct"] = {**(data.get("instruct") or {}), "source": str(self.corpus_dir(self.instruct_from))}
+            num_docs = self.instruct_docs or self.num_docs
         data.update(
-            method=method, domain=self.domain, num_docs=self.num_docs, seed=self.seed,
+            method=method, domain=self.domain, num_docs=num_docs, seed=self.seed,
             seeds=seeds, output_dir=str(self.corpus_dir(label)),
         )  # fmt: skip
         try:

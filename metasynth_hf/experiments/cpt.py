@@ -1,7 +1,8 @@
-"""The tiny continual pre-training effect: base vs MetaSynth-trained vs template-trained.
+"""The tiny continual pre-training effect: base vs models trained on each corpus, several seeds.
 
-Both corpora are cut to the same number of training tokens (the model's own tokenizer; the
-longer corpus loses its tail), each trains the recipe's model for the same steps through
+Every corpus is cut to the same number of training tokens (the model's own tokenizer; the
+longer corpora lose their tails), each trains the recipe's model for the same steps, once per
+seed (mean and sd in the results), through
 `python -m metasynth_hf.train` (the project's training entry point, in a subprocess so each
 run starts clean), then the base and both trained models are scored by token-weighted
 perplexity on real held-out domain text and on general text (forgetting).
@@ -56,14 +57,21 @@ def _write_jsonl(texts: list[str], path: Path) -> Path:
     return path
 
 
-def train_command(cpt: CptConfig, data: Path, out: Path) -> list[str]:
-    """The exact training command of one corpus (also printed in the results)."""
+def train_command(cpt: CptConfig, data: Path, out: Path, seed: int = 0) -> list[str]:
+    """The exact training command of one corpus and seed (also printed in the results)."""
     return [
         sys.executable, "-m", "metasynth_hf.train", "--config", str(cpt.recipe),
         "--dataset_name", str(data), "--output_dir", str(out), "--max_steps", str(cpt.max_steps),
         "--max_length", str(cpt.max_length), "--test_split_size", "0",
-        "--save_strategy", "no", *cpt.extra_args,
+        "--save_strategy", "no", "--seed", str(seed), *cpt.extra_args,
     ]  # fmt: skip
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": round(statistics.fmean(values), 4), "sd": round(sd, 4), "values": [round(v, 4) for v in values]}
 
 
 def _train(cmd: list[str], threads: int | None) -> float:
@@ -124,15 +132,30 @@ def run_cpt(config: ExperimentConfig, corpora: dict[str, list[str]], real: RealT
     result["runs"]["base"] = {"perplexity": _perplexities(base, sets, cpt.eval_max_length, threads)}
     for name, texts in cut.items():
         data = _write_jsonl(texts, root / "data" / f"{name}.jsonl")
-        cmd = train_command(cpt, data, root / name)
-        logger.info("training on %s: %s", name, " ".join(cmd))
-        seconds = _train(cmd, threads)
-        summary_file = root / name / "train_summary.json"
-        summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
-        ppl = _perplexities(str(root / name), sets, cpt.eval_max_length, threads)
+        seeds: dict[str, Any] = {}
+        for seed in cpt.seeds:
+            out = root / f"{name}-seed{seed}"
+            cmd = train_command(cpt, data, out, seed)
+            logger.info("training on %s, seed %d: %s", name, seed, " ".join(cmd))
+            seconds = _train(cmd, threads)
+            summary_file = out / "train_summary.json"
+            summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+            seeds[str(seed)] = {
+                "train_seconds": round(seconds, 1), "train_loss": summary.get("train_loss"),
+                "command": " ".join(cmd), "perplexity": _perplexities(str(out), sets, cpt.eval_max_length, threads),
+            }  # fmt: skip
+        runs = list(seeds.values())
         result["runs"][name] = {
-            "documents": len(texts), "train_seconds": round(seconds, 1),
-            "train_loss": summary.get("train_loss"), "command": " ".join(cmd), "perplexity": ppl,
+            "documents": len(texts), "seeds": seeds,
+            "train_seconds": round(sum(r["train_seconds"] for r in runs) / len(runs), 1),
+            "train_loss": _spread([r["train_loss"] for r in runs if r["train_loss"] is not None] or [float("nan")]),
+            "command": runs[0]["command"],
+            "perplexity": {
+                s: {"perplexity": _spread([r["perplexity"][s]["perplexity"] for r in runs])["mean"],
+                    "tokens": runs[0]["perplexity"][s].get("tokens"),
+                    **_spread([r["perplexity"][s]["perplexity"] for r in runs])}
+                for s in sets if sets[s]
+            },
         }  # fmt: skip
     result["heldout"] = {k: len(v) for k, v in sets.items()}
     result["wall_time_s"] = round(time.monotonic() - started, 1)

@@ -178,8 +178,87 @@ def _diversity(reports: dict) -> list[str]:
             cells.append(cell)
         rows.append(cells)
     intro = ("Rows are corpora, columns are metrics; ↑ = higher is more diverse (for MAUVE: "
-             "closer to the real reference), ↓ = lower is more diverse. Task2Vec shows its 95% CI.")  # fmt: skip
+             "closer to the real reference), ↓ = lower is more diverse. Brackets hold 95% intervals: "
+             "Task2Vec's over probe batches, homogenization's bootstrapped over documents, every other "
+             "metric's by subsampling documents without replacement (metrics/intervals.py: a "
+             "with-replacement bootstrap repeats documents, which every diversity metric reads as "
+             "redundancy).")  # fmt: skip
     return ["## Diversity (measured)", "", intro, "", *_table(header, rows), ""]
+
+
+def _sizing(data: dict) -> list[str]:
+    sizing = data.get("sizing")
+    if not sizing:
+        return []
+    docs = ", ".join(f"{name} {n}" for name, n in sizing["documents"].items())
+    uncut = sizing.get("uncut") or []
+    return [
+        f"Every document corpus and the real reference were cut to the smallest corpus's size, "
+        f"**{sizing['tokens_per_corpus']} tokens** ({sizing['tokenizer']} count; the last document "
+        f"cut at a word), before scoring, since compression ratio, n-gram diversity, Vendi and MAUVE "
+        f"move with corpus length. Documents scored: {docs}."
+        + (f" {', '.join(uncut)} (instruction + response pairs) is scored at its own size." if uncut else ""),
+        "",
+    ]
+
+
+def versus(reports: dict) -> list[str]:
+    """Each MetaSynth corpus against each baseline, per metric: apart or overlapping intervals."""
+    metasynth = [n for n in reports if n.startswith("metasynth")]
+    baselines = [n for n in reports if n.startswith("template")]
+    if not metasynth or not baselines:
+        return []
+    names = [m for m in _metric_names({n: reports[n] for n in metasynth + baselines}) if m != "mauve"]
+    header = ["MetaSynth vs baseline", *[f"{m} {_arrow(m)}" for m in names]]
+    rows, tally = [], {"more": 0, "less": 0, "overlap": 0, "unknown": 0}
+    for ms in metasynth:
+        for base in baselines:
+            cells = [f"{ms} vs {base}"]
+            for m in names:
+                a, b = reports[ms]["metrics"].get(m, {}), reports[base]["metrics"].get(m, {})
+                verdict = _compare(a, b, METRICS[m][0] == "higher")
+                tally[verdict] += 1
+                cells.append({"more": "**more**", "less": "less", "overlap": "≈", "unknown": "?"}[verdict])
+            rows.append(cells)
+    intro = ("**more** / less: MetaSynth's corpus is more / less diverse and the two 95% intervals do "
+             "not overlap; ≈: they overlap (no difference this run can show). MAUVE is left out: it "
+             "measures closeness to the real reference, not diversity.")  # fmt: skip
+    summary = (f"Over {sum(tally.values())} comparisons: MetaSynth more diverse with intervals apart in "
+               f"{tally['more']}, less diverse in {tally['less']}, overlapping in {tally['overlap']}"
+               + (f", no interval in {tally['unknown']}" if tally["unknown"] else "") + ".")  # fmt: skip
+    return ["## MetaSynth against each baseline", "", intro, "", *_table(header, rows), "", summary, ""]
+
+
+def _compare(a: dict, b: dict, higher: bool) -> str:
+    ca, cb = a.get("ci95"), b.get("ci95")
+    if a.get("value") is None or b.get("value") is None or not ca or not cb:
+        return "unknown"
+    if ca[0] > cb[1]:
+        return "more" if higher else "less"
+    if ca[1] < cb[0]:
+        return "less" if higher else "more"
+    return "overlap"
+
+
+def _instruct(data: dict) -> list[str]:
+    sample = data.get("instruct_sample") or []
+    if not sample:
+        return []
+    lines = ["## MetaSynth-Instruct sample", "",
+             f"{len(sample)} instructions of the `instruct` corpus with every version the question "
+             "editor wrote (first to last) and the response; its statistics are in the tables above.", ""]  # fmt: skip
+    for item in sample:
+        lines.append(f"**{item['id']}** (from `{item['source_id']}`, {item['evolutions']} evolution(s)):")
+        lines.append("")
+        for step, version in enumerate(item["evolution"]):
+            lines.append(f"{step + 1}. {_one_line(version)}")
+        lines += ["", f"Response: {_one_line(item['response'], 400)}", ""]
+    return lines
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(str(text).split()).replace("|", "\\|")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _paper() -> list[str]:
@@ -214,20 +293,9 @@ def observed_order(reports: dict) -> list[str]:
 
 
 def _ordering(reports: dict) -> list[str]:
-    lines = ["## What the numbers say", "",
-             "Most to least diverse synthetic corpus, per metric:", "", *observed_order(reports), ""]  # fmt: skip
-    for label, title in (("metasynth_keyword", "keyword"), ("metasynth_document", "document")):
-        wins = []
-        for m in PAPER_METRICS:
-            ms = reports.get(label, {}).get("metrics", {}).get(m, {}).get("value")
-            tp = reports.get("template", {}).get("metrics", {}).get(m, {}).get("value")
-            if ms is not None and tp is not None:
-                better = ms > tp if METRICS[m][0] == "higher" else ms < tp
-                wins.append(f"{m}: {'yes' if better else 'no'}")
-        if wins:
-            lines += [f"MetaSynth ({title} seeds) more diverse than template prompting, on the "
-                      "three metrics the sources name for the paper: " + "; ".join(wins) + ".", ""]  # fmt: skip
-    return lines
+    return ["## What the numbers say", "",
+            "Most to least diverse corpus, per metric (values only; the intervals are in the table above "
+            "and the comparison below):", "", *observed_order(reports), ""]  # fmt: skip
 
 
 def _plots(plots_dir: Path | None, results_path: Path) -> list[str]:
@@ -249,47 +317,65 @@ def _portable(command: str) -> str:
     return ("python -m " + rest) if sep and head.rsplit("/", 1)[-1].startswith("python") else command
 
 
+def _ppl(entry: dict) -> str:
+    """`mean ± sd (n seeds)` for trained models, the value for the base model."""
+    if "sd" in entry:
+        return f"{entry['mean']:.2f} ± {entry['sd']:.2f}"
+    return f"{entry['perplexity']:.2f}"
+
+
 def _cpt_reading(runs: dict) -> list[str]:
-    """What the perplexity table says, computed: which trained model kept closer to base."""
+    """What the perplexity table says, computed: which trained model is lowest, and whether the
+    gap exceeds the seeds' spread (mean ± 2 sd apart)."""
     trained = {n: r["perplexity"] for n, r in runs.items() if n != "base"}
     base = runs["base"]["perplexity"]
     lines = []
     for s in sorted(base):
-        scored = sorted((p[s]["perplexity"], n) for n, p in trained.items() if s in p)
+        scored = sorted((p[s]["perplexity"], p[s].get("sd", 0.0), n) for n, p in trained.items() if s in p)
         if len(scored) < 2:
             continue
-        below = [ppl < base[s]["perplexity"] for ppl, _ in scored]
-        verdict = "better" if all(below) else "mixed" if any(below) else "worse"
-        lines.append(f"- {s} text: lowest perplexity after training on **{scored[0][1]}** "
-                     f"({scored[0][0]:.2f} vs {scored[-1][0]:.2f}); against the base model the "
-                     f"trained models are {verdict}.")  # fmt: skip
+        (best, best_sd, best_name), (runner_up, up_sd, up_name) = scored[0], scored[1]
+        apart = best + 2 * best_sd < runner_up - 2 * up_sd
+        below = [ppl < base[s]["perplexity"] for ppl, _, _ in scored]
+        verdict = "all lower" if all(below) else "mixed" if any(below) else "all higher"
+        lines.append(
+            f"- {s} text: lowest mean perplexity after training on **{best_name}** ({best:.2f}, next "
+            f"{up_name} {runner_up:.2f}): {'apart by more than two sd' if apart else 'within the seeds spread'}; "
+            f"against the base model ({base[s]['perplexity']:.2f}) the trained models are {verdict}."
+        )
     return lines
 
 
 def _cpt(cpt: dict) -> list[str]:
     runs = cpt["runs"]
     sets = sorted({s for run in runs.values() for s in run["perplexity"]})
-    header = ["model", "train docs", "train loss", "train s"] + [f"perplexity {s} ↓" for s in sets]
+    seeds = sorted({seed for run in runs.values() for seed in run.get("seeds", {})})
+    header = ["model", "train docs", "train loss", "train s / run"] + [f"perplexity {s} ↓" for s in sets]
     base = runs["base"]["perplexity"]
     rows = []
     for name, run in runs.items():
-        seconds = run.get("train_seconds")
+        seconds, loss = run.get("train_seconds"), run.get("train_loss")
+        loss_text = f"{loss['mean']:.3f} ± {loss['sd']:.3f}" if isinstance(loss, dict) else _fmt(loss)
         cells = [name if name == "base" else f"trained on {name}", str(run.get("documents", "-")),
-                 _fmt(run.get("train_loss")), "-" if seconds is None else f"{seconds:.0f}"]  # fmt: skip
+                 loss_text, "-" if seconds is None else f"{seconds:.0f}"]  # fmt: skip
         for s in sets:
-            ppl = run["perplexity"][s]["perplexity"]
-            delta = "" if name == "base" else f" ({100 * (ppl / base[s]['perplexity'] - 1):+.1f}%)"
-            cells.append(f"{ppl:.2f}{delta}")
+            entry = run["perplexity"][s]
+            delta = "" if name == "base" else f" ({100 * (entry['perplexity'] / base[s]['perplexity'] - 1):+.1f}%)"
+            cells.append(_ppl(entry) + delta)
         rows.append(cells)
     held = cpt.get("heldout", {})
+    commands = [
+        run["seeds"][k]["command"] for n, run in runs.items() if n != "base" for k in sorted(run.get("seeds", {}))[:1]
+    ]
     return [
         "## Tiny continual pre-training effect", "",
         f"Base `{cpt.get('base_reference', '')}` (`{Path(cpt['base_model']).name}`); each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
-        f"(the model's tokenizer). Held-out real text: {held}. Perplexity is token-weighted; "
-        "the change against the base model is in brackets.", "",
+        f"(the model's tokenizer) and trained once per seed ({', '.join(seeds) or '-'}): mean ± sd over seeds. "
+        f"Held-out real text: {held}. Perplexity is token-weighted; the change of the mean against the base "
+        "model is in brackets.", "",
         *_table(header, rows), "", *_cpt_reading(runs), "",
-        "Training commands:", "",
-        *[f"- `{_portable(run['command'])}`" for n, run in runs.items() if n != "base"], "",
+        "Training commands (seed 0; the others differ only in `--seed`):", "",
+        *[f"- `{_portable(c)}`" for c in commands], "",
         "At this size (a few thousand tokens, tens of steps) the runs show that the pipeline "
         "works end to end and how far a small corpus moves the model; they are not evidence "
         "about the paper's 25M-token result.", "",
@@ -311,8 +397,9 @@ def render(
         f"# Results: MetaSynth vs template baselines ({name})", "",
         "Written by `metasynth compare`; every number below was measured by the command shown.",
         "", *([f"> {scale_note}", ""] if scale_note else []),
-        *_setup(data, command)[:-1], _total_time(data, cpt), "", *_cost(data), *_diversity(data["reports"]), *_paper(),
-        *_ordering(data["reports"]), *_plots(plots_dir, results_path),
+        *_setup(data, command)[:-1], _total_time(data, cpt), "", *_cost(data), *_sizing(data),
+        *_diversity(data["reports"]), *versus(data["reports"]), *_ordering(data["reports"]), *_instruct(data),
+        *_paper(), *_plots(plots_dir, results_path),
         *(_cpt(cpt) if cpt else []),
         "## Limits of this run", "", limits(data),
     ]  # fmt: skip

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,37 +154,124 @@ async def generate_all(config: ExperimentConfig, real: RealText, model: ChatMode
             logger.info("generating %s at once: %d documents each", list(config.methods),
                         config.num_docs)  # fmt: skip
             jobs = [_run_method(label, rc, backends, model) for label, rc in configs]
-            return list(await asyncio.gather(*jobs))
-        runs = []
-        for label, run_config in configs:
-            logger.info("generating %s: %d documents", label, config.num_docs)
-            runs.append(await _run_method(label, run_config, backends, model))
-            logger.info("%s done in %.0f s", label, runs[-1].wall_time_s)
+            runs = list(await asyncio.gather(*jobs))
+        else:
+            runs = []
+            for label, run_config in configs:
+                logger.info("generating %s: %d documents", label, config.num_docs)
+                runs.append(await _run_method(label, run_config, backends, model))
+                logger.info("%s done in %.0f s", label, runs[-1].wall_time_s)
+        if config.instruct_from is not None:  # needs its source corpus finished
+            logger.info("generating instruct from %s", config.instruct_from)
+            runs.append(await _run_method("instruct", config.run_config("instruct", None), backends, model))
         return runs
     finally:
         for backend in backends.values():
             await backend.aclose()
 
 
-def score(config: ExperimentConfig, runs: list[MethodRun], real: RealText, plots_dir: Path | None) -> dict[str, dict]:
-    """Every metric for every corpus (+ the real reference); plots when `plots_dir` is given."""
-    from metasynth_hf.metrics.report import compare_corpora
+def instruct_sample(out_dir: Path, count: int = 3) -> list[dict[str, Any]]:
+    """The first `count` instructions with every version of them (their evolution) and the response."""
+    from metasynth_hf.shards import merged_records
 
-    corpora = {run.label: run.texts for run in runs}
-    reference = [r["text"] for r in real.reference] or None
+    sample = []
+    for record in merged_records([out_dir]):
+        prov = record.provenance_dict
+        if not record.instruction or not prov.get("evolution"):
+            continue
+        sample.append({
+            "id": record.id, "source_id": prov.get("source_id", ""), "evolutions": prov.get("evolutions", 0),
+            "evolution": prov["evolution"], "response": record.response or "",
+        })  # fmt: skip
+        if len(sample) == count:
+            break
+    return sample
+
+
+def cut_to_tokens(texts: list[str], budget: int, count: Callable[[str], int]) -> list[str]:
+    """The leading documents holding `budget` tokens; the last one is cut at a word boundary."""
+    kept, used = [], 0
+    for text in texts:
+        n = count(text)
+        if used + n <= budget:
+            kept.append(text)
+            used += n
+            continue
+        words = text.split()
+        low, high = 0, len(words)  # the most words whose count fits in what is left
+        while low < high:
+            mid = (low + high + 1) // 2
+            if count(" ".join(words[:mid])) <= budget - used:
+                low = mid
+            else:
+                high = mid - 1
+        if low:
+            kept.append(" ".join(words[:low]))
+        break
+    return kept
+
+
+def equal_size(corpora: dict[str, list[str]], count: Callable[[str], int]) -> tuple[dict[str, list[str]], int]:
+    """Every corpus cut to the smallest one's token count: lexical ratios, Vendi and MAUVE move with
+    corpus length, so corpora are compared at equal size."""
+    budget = min(sum(count(t) for t in texts) for texts in corpora.values())
+    cut = {}
+    for name, texts in corpora.items():
+        kept = cut_to_tokens(texts, budget, count)
+        if len(kept) < 2 <= len(texts):  # documents longer than the budget: two halves of it
+            kept = [head for t in texts[:2] for head in cut_to_tokens([t], budget // 2, count)]
+        cut[name] = kept
+    return cut, budget
+
+
+def score(
+    config: ExperimentConfig, runs: list[MethodRun], real: RealText, plots_dir: Path | None
+) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Every metric for every corpus at equal size (+ the real reference), with 95% intervals.
+
+    The document corpora (and the reference) are cut to the smallest corpus's token count; an
+    Instruct corpus (instruction + response pairs, another kind of text) is scored at its own size.
+    Returns the reports and how the corpora were sized; plots when `plots_dir` is given.
+    """
+    from metasynth_hf.metrics.intervals import add_intervals
+    from metasynth_hf.metrics.report import compare_corpora
+    from metasynth_hf.scaffold.text import make_token_counter
+
+    count = make_token_counter(config.run.get("tokenizer", "approx"))
+    documents = {run.label: run.texts for run in runs if run.method != "instruct"}
+    reference = [r["text"] for r in real.reference]
+    if reference:
+        documents[REFERENCE_NAME] = reference
+    cut, budget = equal_size(documents, count)
+    reference_cut = cut.pop(REFERENCE_NAME, None)
+    corpora = {**cut, **{run.label: run.texts for run in runs if run.method == "instruct"}}
+    sizing = {
+        "tokens_per_corpus": budget,
+        "tokenizer": config.run.get("tokenizer", "approx"),
+        "documents": {name: len(texts) for name, texts in {**corpora, REFERENCE_NAME: reference_cut or []}.items()},
+        "uncut": [run.label for run in runs if run.method == "instruct"],
+    }
+    metrics_config = config.metrics_config()
     embeddings: dict = {}
     reports = compare_corpora(
         corpora,
-        reference=reference,
+        reference=reference_cut or None,
         reference_name=REFERENCE_NAME,
-        config=config.metrics_config(),
+        config=metrics_config,
         embeddings_out=embeddings,
     )
+    ref_emb = embeddings.get(REFERENCE_NAME)
+    for name, texts in {**corpora, **({REFERENCE_NAME: reference_cut} if reference_cut else {})}.items():
+        add_intervals(
+            reports[name], texts, embeddings=embeddings.get(name),
+            reference_embeddings=None if name == REFERENCE_NAME else ref_emb,
+            config=metrics_config, rounds=config.interval_rounds, log=logger.info,
+        )  # fmt: skip
     if plots_dir is not None:
         from metasynth_hf.metrics.plots import write_plots
 
         write_plots(reports, plots_dir, embeddings or None, seed=config.metrics.seed)
-    return reports
+    return reports, sizing
 
 
 def run_comparison(
@@ -196,8 +284,10 @@ def run_comparison(
     started = time.monotonic()
     runs = asyncio.run(generate_all(config, real, model))
     generated = time.monotonic() - started
-    reports = score(config, runs, real, plots_dir)
+    reports, sizing = score(config, runs, real, plots_dir)
     result = {
+        "sizing": sizing,
+        "instruct_sample": instruct_sample(config.corpus_dir("instruct")) if config.instruct_from else [],
         "experiment": config.model_dump(mode="json"),
         "methods": [run.to_dict() for run in runs],
         "reports": reports,

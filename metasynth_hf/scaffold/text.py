@@ -115,7 +115,7 @@ def make_token_counter(tokenizer: str):
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise missing_dependency("transformers", "local") from exc
+        raise missing_dependency("transformers", "metrics") from exc
     ref = resolve_model(tokenizer)
     kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
     tok = AutoTokenizer.from_pretrained(ref.name_or_path, **kwargs)

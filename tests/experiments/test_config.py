@@ -20,7 +20,7 @@ def test_the_three_configs_ship():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_config_parses_and_builds_a_run_per_method(path):
     config = load_config(ExperimentConfig, path)
-    assert config.methods == tuple(METHOD_SPECS)  # every method, every config
+    assert config.methods == tuple(m for m in METHOD_SPECS if m != "instruct")  # every method, every config
     models = set()
     for label in config.methods:
         run = config.run_config(label, "seeds.jsonl")
@@ -30,6 +30,17 @@ def test_config_parses_and_builds_a_run_per_method(path):
         assert run.seeds.corpus == ("seeds.jsonl" if kind == "topic_aware" else None)
         models.add((run.conductor, run.expert_model))
     assert len(models) == 1  # the same generator model(s) for every method
+    if config.instruct_from:  # Instruct evolves the documents of one of the corpora above
+        run = config.run_config("instruct", None)
+        assert run.method == "instruct" and run.instruct.source == str(config.corpus_dir(config.instruct_from))
+        assert run.num_docs == (config.instruct_docs or config.num_docs)
+        assert (run.conductor, run.expert_model) in models
+
+
+def test_instruct_needs_its_source_among_the_methods():
+    with pytest.raises(ConfigError, match="instruct_from"):
+        load_config(ExperimentConfig, None, {"name": "x", "num_docs": 4, "methods": ["template"],
+                                             "instruct_from": "metasynth_keyword"})  # fmt: skip
 
 
 def test_tgi_config_is_the_same_schema_on_endpoints():

@@ -63,35 +63,50 @@ def test_observed_order_is_computed_per_direction():
     order = observed_order(_data()["reports"])
     assert "- compression_ratio ↓: metasynth_keyword > template" in order
     assert "- ngram_diversity_1 ↑: template > metasynth_keyword" in order
-    text = render(_data(), command="c", results_path=Path("r.md"))
-    assert "task2vec_diversity: yes" in text and "ngram_diversity_1: no" in text
 
 
-def test_cpt_section_shows_change_against_base(tmp_path: Path):
+
+def test_metasynth_against_each_baseline_reads_the_intervals():
+    from metasynth_hf.experiments.results import versus
+
+    reports = _data()["reports"]
+    reports["metasynth_keyword"]["metrics"]["compression_ratio"]["ci95"] = [2.4, 2.6]
+    reports["template"]["metrics"]["compression_ratio"]["ci95"] = [3.3, 3.7]  # apart: MetaSynth more diverse
+    reports["metasynth_keyword"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.25, 0.38]
+    reports["template"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.35, 0.45]  # overlap
+    reports["template"]["metrics"]["task2vec_diversity"]["ci95"] = [0.09, 0.11]  # apart: more
+    text = "\n".join(versus(reports))
+    assert "| metasynth_keyword vs template | **more** | ≈ | **more** |" in text
+    assert "Over 3 comparisons: MetaSynth more diverse with intervals apart in 2, less diverse in 0, overlapping in 1." in text
+
+
+def test_cpt_section_shows_mean_and_sd_over_seeds_against_base(tmp_path: Path):
     ppl = lambda d, g: {"domain": {"perplexity": d}, "general": {"perplexity": g}}  # noqa: E731
+
+    def spread(mean, sd):
+        return {"perplexity": mean, "mean": mean, "sd": sd, "values": [mean - sd, mean, mean + sd]}
+
+    def trained(docs, cmd, domain, general):
+        seeds = {str(k): {"command": cmd.replace(" a", f" a --seed {k}")} for k in range(3)}
+        return {"documents": docs, "train_loss": {"mean": 2.5, "sd": 0.1}, "train_seconds": 9.0,
+                "seeds": seeds, "command": cmd, "perplexity": {"domain": domain, "general": general}}  # fmt: skip
+
     cpt = {"base_model": "/home/x/.cache/ckpt-1", "tokens_per_corpus": 500, "heldout": {"domain": 3},
            "runs": {"base": {"perplexity": ppl(20.0, 10.0)},
-                    "metasynth_keyword": {"documents": 3, "train_loss": 2.5, "train_seconds": 9.0,
-                                          "command": "/opt/venv/bin/python3 -m metasynth_hf.train a",
-                                          "perplexity": ppl(18.0, 11.0)},
-                    "template": {"documents": 2, "train_loss": 2.0, "train_seconds": 8.0,
-                                 "command": "python -m metasynth_hf.train b",
-                                 "perplexity": ppl(19.0, 12.0)}}}  # fmt: skip
+                    "metasynth_keyword": trained(3, "/opt/venv/bin/python3 -m metasynth_hf.train a",
+                                                 spread(18.0, 0.2), spread(11.0, 0.1)),
+                    "template": trained(2, "python -m metasynth_hf.train b", spread(19.0, 0.2),
+                                        spread(11.2, 0.3))}}  # fmt: skip
     text = render(_data(), command="c", results_path=tmp_path / "r.md", cpt=cpt)
-    assert (
-        "| trained on metasynth_keyword | 3 | 2.5000 | 9 | 18.00 (-10.0%) | 11.00 (+10.0%) |"
-        in text
-    )
-    assert "**500 tokens**" in text and "`python -m metasynth_hf.train a`" in text
+    assert "| trained on metasynth_keyword | 3 | 2.500 ± 0.100 | 9 | 18.00 ± 0.20 (-10.0%) | 11.00 ± 0.10 (+10.0%) |" in text
+    assert "**500 tokens**" in text and "`python -m metasynth_hf.train a --seed 0`" in text
     assert "/opt/venv" not in text and "/home/x" not in text and "(`ckpt-1`)" in text
+    assert "once per seed (0, 1, 2): mean ± sd over seeds" in text
     assert (
-        "- domain text: lowest perplexity after training on **metasynth_keyword** (18.00 vs 19.00); against the base model the trained models are better."
-        in text
-    )
-    assert (
-        "- general text: lowest perplexity after training on **metasynth_keyword** (11.00 vs 12.00); against the base model the trained models are worse."
-        in text
-    )
+        "- domain text: lowest mean perplexity after training on **metasynth_keyword** (18.00, next template "
+        "19.00): apart by more than two sd; against the base model (20.00) the trained models are all lower."
+    ) in text
+    assert "(11.00, next template 11.20): within the seeds spread" in text and "are all higher" in text
     assert "- whole comparison: 0.1 min (generation + scoring) on this machine" in text
     timed = render(_data(), command="c", results_path=tmp_path / "r.md",
                    cpt={**cpt, "wall_time_s": 53.0})  # fmt: skip

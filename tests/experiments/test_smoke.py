@@ -38,7 +38,8 @@ def test_every_method_made_the_same_number_of_documents_on_one_model(smoke):
     data = json.loads((out / "comparison.json").read_text())
     runs = {run["label"]: run for run in data["methods"]}
     assert list(runs) == list(METHOD_SPECS)
-    assert {run["documents"] for run in runs.values()} == {2}
+    assert {run["documents"] for label, run in runs.items() if label != "instruct"} == {2}
+    assert runs["instruct"]["documents"] == 2 and runs["instruct"]["agency"]["documents"] == 2
     assert len({m for run in runs.values() for m in run["models"].values()}) == 1
     assert len({run["prompt_hash"] for run in runs.values()}) == 1
     assert all(run["calls"] >= 2 and run["tokens"] > 0 for run in runs.values())
@@ -71,3 +72,17 @@ def test_results_markdown_holds_both_parts(smoke):
         for scored in run["perplexity"].values():
             assert math.isfinite(scored["perplexity"]) and scored["tokens"] > 0
     assert "| trained on template |" in text and "perplexity domain ↓" in text
+    assert set(cpt["runs"]["template"]["seeds"]) == {"0", "1"}  # one training run per seed
+    assert "## How much the conductor decided" in text and "## MetaSynth-Instruct sample" in text
+
+
+def test_the_raw_measurements_re_render_the_results(smoke, capsys):
+    _, out = smoke
+    raw = out / "results" / "smoke"
+    assert (raw / "comparison.json").is_file() and (raw / "cpt.json").is_file()
+    assert (raw / "summaries" / "metasynth_keyword-summary-00000-of-00001.json").is_file()
+    before = (out / "results.md").read_text()
+    elsewhere = out / "elsewhere"  # no corpora, no comparison.json there: only the committed files
+    assert main(["compare", "--config", "recipes/experiments/smoke.yaml", "--out", str(elsewhere),
+                 "--results", str(out / "results.md"), "--only", "report"]) == 0  # fmt: skip
+    assert (out / "results.md").read_text() == before
