@@ -41,9 +41,16 @@ class RetryConfig(_Strict):
     max_attempts: int = Field(6, ge=1)
     base_delay_s: float = Field(0.5, ge=0)
     max_delay_s: float = Field(30.0, ge=0)
-    budget_s: float = Field(600.0, gt=0, description="Give up after this long across attempts.")
-    failures_to_cooldown: int = Field(3, ge=1, description="Consecutive failures that bench an endpoint.")
-    cooldown_s: float = Field(30.0, ge=0, description="How long a benched endpoint rests before a probe.")
+    budget_s: float = Field(600.0, gt=0, description="Wall-clock deadline of one call, all attempts included.")
+    failures_to_cooldown: int = Field(
+        3, ge=1, description="Consecutive failures (without Retry-After) that bench an endpoint."
+    )
+    cooldown_s: float = Field(
+        1.0, ge=0, description="First rest of a benched endpoint before a probe; doubles per failed probe."
+    )
+    max_cooldown_s: float = Field(
+        30.0, ge=0, description="Longest rest of a benched endpoint (never past the retry budget)."
+    )
 
 
 class ModelConfig(_Strict):

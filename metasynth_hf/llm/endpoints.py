@@ -9,6 +9,7 @@ a single request. 4xx other than 408/429 are not retried: the request itself is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -45,19 +46,34 @@ def endpoint_token(config: EndpointConfig) -> str | None:
 
 
 class Endpoint:
-    """One server: its client, concurrency limit and health."""
+    """One server: its client, concurrency limit and health.
 
-    def __init__(self, config: EndpointConfig, retry: RetryConfig):
+    Health has two separate brakes. A rate limit (a failure with `Retry-After`, e.g. 429 or a
+    loading TGI's 503) holds requests to the endpoint until that moment and never benches it: the
+    server is up and said when to come back. A down endpoint of a pool (connection errors,
+    timeouts, 5xx without `Retry-After`) is benched after `failures_to_cooldown` consecutive
+    failures, first for `cooldown_s`, doubling on every failed probe up to `max_cooldown_s`, never
+    past the call's budget; one request then probes it. A pool's only endpoint is never benched:
+    there is nowhere else to go, so its retries are spaced by the backoff alone.
+    """
+
+    def __init__(self, config: EndpointConfig, retry: RetryConfig, changed: asyncio.Event | None = None):
         self.config = config
         self.retry = retry
         token = endpoint_token(config)
         allow_endpoint(config.url, token)  # the HTTP hook enforces it: no stored token leaks
         self.client = AsyncInferenceClient(base_url=config.url, token=token, timeout=config.timeout_s)
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
-        self.in_flight = 0
+        self.in_flight = 0  # picked for a request (queued on the semaphore or sent)
+        self.active = 0  # sent and not yet answered: never above max_concurrency
+        self.peak_active = 0
         self.consecutive_failures = 0
         self.benched_until = 0.0
+        self.benches = 0  # consecutive benches: each failed probe doubles the cool-down
+        self.rate_limited_until = 0.0
+        self.last_failure = ""
         self.probing = False
+        self.changed = changed or asyncio.Event()  # set on every health change: waiters wake
         self.server_kind: str | None = None if config.server_kind == "auto" else config.server_kind
         self._kind_lock = asyncio.Lock()
         self.sent = 0
@@ -70,26 +86,49 @@ class Endpoint:
         return self.in_flight / self.config.max_concurrency
 
     def available(self, now: float) -> bool:
-        if now >= self.benched_until:
-            return not (self.benched_until and self.probing)
-        return False
+        if now < self.rate_limited_until or now < self.benched_until:
+            return False
+        return not (self.benched_until and self.probing)
+
+    def ready_at(self, now: float) -> float:
+        """When this endpoint may take a request (now, or the end of its rate limit or cool-down)."""
+        return max(now, self.rate_limited_until, self.benched_until)
 
     def mark_success(self) -> None:
-        self.consecutive_failures = 0
+        self.consecutive_failures = self.benches = 0
         self.benched_until = 0.0
         self.probing = False
+        self.changed.set()
 
-    def mark_failure(self, now: float) -> None:
-        self.consecutive_failures += 1
+    def mark_failure(self, now: float, failure: Failure, budget_left_s: float, *, can_bench: bool = True) -> None:
+        """Book a failed attempt. `can_bench` is False for a pool's only endpoint: benching it
+        would only add waiting; its retries are spaced by the backoff alone."""
+        self.last_failure = failure.label
         self.probing = False
-        if self.consecutive_failures >= self.retry.failures_to_cooldown:
-            self.benched_until = now + self.retry.cooldown_s
-            logger.warning(
-                "endpoint %s benched for %.0fs after %d consecutive failures",
-                self.url,
-                self.retry.cooldown_s,
-                self.consecutive_failures,
-            )
+        if failure.retry_after_s is not None:  # up, and told us when: wait, do not bench
+            self.rate_limited_until = max(self.rate_limited_until, now + min(failure.retry_after_s, budget_left_s))
+            self.changed.set()
+            return
+        self.consecutive_failures += 1
+        if can_bench and self.consecutive_failures >= self.retry.failures_to_cooldown:
+            rest = min(self.retry.cooldown_s * 2**self.benches, self.retry.max_cooldown_s, max(budget_left_s, 0.0))
+            self.benched_until = now + rest
+            self.benches += 1
+            logger.warning("endpoint %s benched for %.1fs after %d consecutive failures (last: %s)",
+                           self.url, rest, self.consecutive_failures, failure.label)  # fmt: skip
+        self.changed.set()
+
+    def describe(self, now: float) -> str:
+        """This endpoint's state in words, for errors."""
+        if self.benched_until > now:
+            state = f"down, benched {self.benched_until - now:.1f}s more after {self.consecutive_failures} failures"
+        elif self.rate_limited_until > now:
+            state = f"rate-limited for {self.rate_limited_until - now:.1f}s more"
+        elif self.consecutive_failures:
+            state = f"{self.consecutive_failures} consecutive failure(s)"
+        else:
+            state = "healthy"
+        return f"{self.url}: {state}" + (f" (last: {self.last_failure})" if self.last_failure else "")
 
     async def kind(self) -> str:
         if self.server_kind is None:
@@ -103,40 +142,48 @@ class Endpoint:
         kind = await self.kind() if params.json_schema else "none"
         async with self.semaphore:
             self.sent += 1
-            started = time.monotonic()
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
             try:
-                out = await self.client.chat_completion(
-                    messages,
-                    model=self.config.model,
-                    max_tokens=params.max_tokens,
-                    temperature=params.temperature,
-                    top_p=params.top_p,
-                    seed=params.seed,
-                    stop=list(params.stop) or None,
-                    response_format=response_format_for(kind, params.json_schema),
-                )
-                choice = out.choices[0]
-                text = choice.message.content
-                usage = out.usage
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-                if isinstance(exc, json.JSONDecodeError):
-                    raise
-                # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here
-                raise MalformedReply(f"malformed response body ({type(exc).__name__}: {exc})") from exc
-            if not isinstance(text, str) or not text.strip():
-                # a server fault (content null or blank): retried, and never cached as an answer
-                raise MalformedReply(f"empty reply (200 with {'no' if text is None else 'blank'} message content)")
-            return Reply(
-                text=text,
-                usage=Usage(
-                    getattr(usage, "prompt_tokens", 0) or 0,
-                    getattr(usage, "completion_tokens", 0) or 0,
-                ),
-                model=out.model or self.config.model,
-                latency_s=time.monotonic() - started,
-                endpoint=self.url,
-                finish_reason=choice.finish_reason,
+                return await self._send(messages, params, kind)
+            finally:
+                self.active -= 1
+
+    async def _send(self, messages: list[Message], params: SamplingParams, kind: str) -> Reply:
+        started = time.monotonic()
+        try:
+            out = await self.client.chat_completion(
+                messages,
+                model=self.config.model,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=params.seed,
+                stop=list(params.stop) or None,
+                response_format=response_format_for(kind, params.json_schema),
             )
+            choice = out.choices[0]
+            text = choice.message.content
+            usage = out.usage
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here
+            raise MalformedReply(f"malformed response body ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(text, str) or not text.strip():
+            # a server fault (content null or blank): retried, and never cached as an answer
+            raise MalformedReply(f"empty reply (200 with {'no' if text is None else 'blank'} message content)")
+        return Reply(
+            text=text,
+            usage=Usage(
+                getattr(usage, "prompt_tokens", 0) or 0,
+                getattr(usage, "completion_tokens", 0) or 0,
+            ),
+            model=out.model or self.config.model,
+            latency_s=time.monotonic() - started,
+            endpoint=self.url,
+            finish_reason=choice.finish_reason,
+        )
 
 
 class EndpointPool:
@@ -146,7 +193,8 @@ class EndpointPool:
         if not endpoints:
             raise EndpointError("an endpoint pool needs at least one endpoint url")
         self.retry = retry
-        self.endpoints = [Endpoint(cfg, retry) for cfg in endpoints]
+        self._changed = asyncio.Event()  # any endpoint's health changed: waiting lanes re-pick
+        self.endpoints = [Endpoint(cfg, retry, self._changed) for cfg in endpoints]
         self._label = self._model_id = model_id or endpoints[0].model
         self.served: list[str] = []  # what the servers say they serve (identify())
         self._rng = random.Random()
@@ -178,16 +226,23 @@ class EndpointPool:
         return delay
 
     async def _wait_for_endpoint(self, deadline: float) -> None:
-        wake = min(e.benched_until for e in self.endpoints)
-        pause = max(0.01, wake - time.monotonic())
-        if time.monotonic() + pause > deadline:
+        """Sleep until an endpoint may take a request (its rate limit or cool-down ends, or a
+        probe reports back), never past the deadline; no polling."""
+        now = time.monotonic()
+        wake = min(e.ready_at(now) for e in self.endpoints)
+        if wake >= deadline:
             raise EndpointError(
-                f"all endpoints are benched after repeated failures ({self.describe_health()}); "
+                f"no endpoint can take a request within the retry budget ({self.describe_health()}); "
                 "check the servers or raise retry.budget_s"
             )
-        await asyncio.sleep(pause)
+        self._changed.clear()
+        timeout = max(wake - now, 0.0) if wake > now else deadline - now  # a probe in flight: wait for it
+        with contextlib.suppress(asyncio.TimeoutError):  # noqa: UP041 - a distinct class before Python 3.11
+            await asyncio.wait_for(self._changed.wait(), timeout=timeout)
 
     async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
+        """One call with retries; `retry.budget_s` is a wall-clock deadline for all of it, the
+        attempt in flight included (it is cut at the deadline)."""
         params = params or SamplingParams()
         deadline = time.monotonic() + self.retry.budget_s
         last: tuple[Endpoint, Failure] | None = None
@@ -199,26 +254,40 @@ class EndpointPool:
                 continue
             endpoint.in_flight += 1
             try:
-                reply = await endpoint.send(messages, params)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                reply = await asyncio.wait_for(endpoint.send(messages, params), timeout=left)
             except asyncio.CancelledError:
                 endpoint.probing = False
+                endpoint.changed.set()
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below; unknown errors re-raised
                 failure = classify(exc)
                 if failure is None:
+                    endpoint.probing = False
+                    endpoint.changed.set()
                     raise
                 last = (endpoint, failure)
+                now = time.monotonic()
                 logger.info("attempt %d on %s failed: %s", attempt + 1, endpoint.url, failure.label)
                 if not failure.retryable:
+                    endpoint.probing = False
+                    endpoint.changed.set()
                     if self._drop_structured_output(endpoint, failure, params):
                         continue
                     raise self._error(endpoint, failure, attempt + 1, exc) from exc
-                endpoint.mark_failure(time.monotonic())
+                endpoint.mark_failure(now, failure, deadline - now, can_bench=len(self.endpoints) > 1)
                 attempt += 1
-                delay = self._backoff(attempt - 1, failure)
-                if attempt >= self.retry.max_attempts or time.monotonic() + delay > deadline:
+                if now >= deadline:
+                    raise self._error(endpoint, failure, attempt, exc, budget=True) from exc
+                if attempt >= self.retry.max_attempts:
                     raise self._error(endpoint, failure, attempt, exc) from exc
-                await asyncio.sleep(delay)
+                delay = self._backoff(attempt - 1, failure)
+                if now + delay > deadline:
+                    raise self._error(endpoint, failure, attempt, exc, budget=True) from exc
+                if failure.retry_after_s is None or len(self.endpoints) == 1:
+                    await asyncio.sleep(delay)  # with Retry-After and other endpoints: go elsewhere now
                 continue
             finally:
                 endpoint.in_flight -= 1
@@ -241,10 +310,13 @@ class EndpointPool:
         endpoint.server_kind = "none"
         return True
 
-    def _error(self, endpoint: Endpoint, failure: Failure, attempts: int, exc: Exception) -> EndpointError:
+    def _error(
+        self, endpoint: Endpoint, failure: Failure, attempts: int, exc: Exception, *, budget: bool = False
+    ) -> EndpointError:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         if failure.retryable:
-            what = f"gave up after {attempts} attempt(s) within the retry budget"
+            why = f"retry.budget_s={self.retry.budget_s:g} s ran out" if budget else "retry.max_attempts reached"
+            what = f"gave up after {attempts} attempt(s) ({why}; endpoints: {self.describe_health()})"
             fix = "check the server, or raise retry.max_attempts / retry.budget_s"
         else:
             what = "refused the request (not retried)"
@@ -257,11 +329,7 @@ class EndpointPool:
 
     def describe_health(self) -> str:
         now = time.monotonic()
-        parts = []
-        for e in self.endpoints:
-            state = f"benched {e.benched_until - now:.0f}s" if e.benched_until > now else "ok"
-            parts.append(f"{e.url}: {state}, {e.consecutive_failures} failures")
-        return "; ".join(parts)
+        return "; ".join(e.describe(now) for e in self.endpoints)
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {e.url: {"sent": e.sent, "in_flight": e.in_flight} for e in self.endpoints}

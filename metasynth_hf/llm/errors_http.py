@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -55,7 +56,7 @@ def classify(exc: BaseException) -> Failure | None:
         retryable = status in RETRYABLE_STATUS or status >= 500
         retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
         return Failure(retryable, f"HTTP {status}", status, retry_after)
-    if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | TimeoutError):
+    if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | TimeoutError | asyncio.TimeoutError):
         return Failure(True, "timeout")
     if isinstance(exc, httpx.TransportError | ConnectionError):
         return Failure(True, f"connection error ({type(exc).__name__})")
