@@ -93,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_line(exc: OSError) -> str:
+    """One line for an environment error: what failed, on which file, and what to do."""
+    import errno
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on the device{where}; finished work is kept: free some space, then "
+                "rerun the same command to resume")  # fmt: skip
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{exc.strerror}{where}; choose a writable --out or fix the folder's permissions"
+    return f"{exc.strerror or exc}{where}; check the path and rerun (finished work is kept)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -119,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             "pip install 'metasynth-hf[all]' (or the extra this command's docs name)",
             file=sys.stderr,
         )
+        return 1
+    except ImportError as exc:  # a broken or partial install of an optional package
+        print(f"metasynth {args.command}: error: {exc}; reinstall it, e.g. pip install 'metasynth-hf[all]'",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except OSError as exc:  # the environment: a full disk, a read-only or missing folder
+        print(f"metasynth {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

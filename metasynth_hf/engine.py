@@ -19,6 +19,7 @@ table (shards never talk), ids `{domain}-{method}-s{seed}-{i:07d}` are unique ac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import math
@@ -39,6 +40,7 @@ from metasynth_hf.scaffold.prompts import PromptSet
 from metasynth_hf.scaffold.records import InstanceEntry, Record
 from metasynth_hf.scaffold.store import (
     ShardFile,
+    ShardLock,
     check_fingerprint,
     shard_path,
     summary_path,
@@ -142,41 +144,51 @@ async def generate(
     out = config.output_dir
     owned = models is None
     ctx.models = build_models(config, producer.roles, meter) if owned else models
-    served: dict[str, list[str]] = {}
-    try:
+    k, n = config.shard_index, config.num_shards
+    async with contextlib.AsyncExitStack() as stack:  # unwinds: lock, then the models
+        served: dict[str, list[str]] = {}
         if owned:  # before any call: reachable, and which model answers (cache keys, fingerprint)
+            stack.push_async_callback(ctx.models.aclose)
             await ctx.models.check_reachable()
             served = await ctx.models.identify()
         ctx.fingerprint = fp = fingerprint(config, prompts.hash, served)
         check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash, served))
-    except BaseException:
-        if owned:
-            await ctx.models.aclose()
-        raise
-    k, n = config.shard_index, config.num_shards
-    shard = ShardFile(shard_path(out, k, n))
-    existing = shard.load(lambda p: config.doc_id(k + p * n))
-    summary = RunSummary(k, n, str(shard.path), fp)
-    try:
-        await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
-    except BaseException as exc:
-        summary.error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        shard.close()
-        meter = getattr(ctx.models, "meter", None)
-        if meter is not None:
-            snap = meter.snapshot()
-            summary.by_role = snap["by_role"]
-            summary.calls = snap["total"]["calls"]
-            summary.cache_hits = snap["total"]["cache_hits"]
-        if hasattr(ctx.models, "backend_stats"):
-            summary.backends = ctx.models.backend_stats()
-        summary.wall_time_s = round(time.monotonic() - started, 3)
-        write_json_atomic(summary_path(out, k, n), summary.to_dict())
-        if owned:
-            await ctx.models.aclose()
+        stack.enter_context(ShardLock(out, k, n))  # a second writer of this shard fails here
+        shard = ShardFile(shard_path(out, k, n))
+        existing = shard.load(lambda p: config.doc_id(k + p * n))
+        summary = RunSummary(k, n, str(shard.path), fp)
+        try:
+            await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
+        except BaseException as exc:
+            summary.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            _finish(ctx, shard, summary, started, out)
     return summary
+
+
+def _finish(ctx: RunContext, shard: ShardFile, summary: RunSummary, started: float, out) -> None:
+    """Close the shard and write the summary, also when the run failed; an error here (a full
+    disk) is logged and kept in the summary, never raised over the run's own error."""
+    try:
+        shard.close()
+    except OSError as exc:
+        summary.error = summary.error or f"{type(exc).__name__}: {exc}"
+        logger.warning("closing %s failed: %s", shard.path, exc)
+    meter = getattr(ctx.models, "meter", None)
+    if meter is not None:
+        snap = meter.snapshot()
+        summary.by_role = snap["by_role"]
+        summary.calls = snap["total"]["calls"]
+        summary.cache_hits = snap["total"]["cache_hits"]
+    if hasattr(ctx.models, "backend_stats"):
+        summary.backends = ctx.models.backend_stats()
+    summary.wall_time_s = round(time.monotonic() - started, 3)
+    path = summary_path(out, summary.shard_index, summary.num_shards)
+    try:
+        write_json_atomic(path, summary.to_dict())
+    except OSError as exc:
+        logger.warning("could not write %s: %s", path, exc)
 
 
 def _account(summary: RunSummary, statuses: Counter, agency: AgencyTotals, record: Record, is_new: bool) -> None:

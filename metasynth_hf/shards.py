@@ -10,6 +10,7 @@ Export writes parquet files that plain `load_dataset("parquet", data_files=...)`
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -82,10 +83,26 @@ def merged_records(out_dirs: Iterable[str | Path]) -> list[Record]:
     for d in dirs:
         for _, _, path in shard_files(d):
             for record in iter_shard(path):
-                if record.id in by_id and by_id[record.id] != record:
-                    raise ConfigError(f"document {record.id} appears twice with different text ({path})")
+                seen = by_id.get(record.id)
+                if seen is not None and seen != record:
+                    raise ConfigError(_duplicate_message(seen, record, path))
                 by_id[record.id] = record
     return sorted(by_id.values(), key=doc_index)
+
+
+def _duplicate_message(first: Record, second: Record, path: Path) -> str:
+    """Say what differs between two copies of one document: the text, or only metadata."""
+    if first.text != second.text:
+        what = "with different text"
+    else:
+        fields = [f for f in RECORD_FIELDS if f != "provenance" and getattr(first, f) != getattr(second, f)]
+        a, b = first.provenance_dict, second.provenance_dict
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        what = "with the same text, differing only in " + ", ".join(fields + [f"provenance.{k}" for k in keys])
+    return (
+        f"document {second.id} appears twice in {path.parent} ({path.name}) {what}: two runs wrote the same "
+        "shard; keep one copy of each id (or regenerate into a new --out from the response cache)"
+    )
 
 
 def as_row(record: Record) -> dict[str, Any]:
@@ -93,19 +110,33 @@ def as_row(record: Record) -> dict[str, Any]:
 
 
 def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
-    """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split."""
+    """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split.
+
+    Written into a fresh `data.tmp-PID/` and swapped in by rename, so a kill or a full disk
+    during the export leaves the previous export (or none), never a partial or empty one; the
+    new export replaces every old file, so it always holds exactly `records`.
+    """
+    import shutil
+
     import datasets
 
-    data_dir = Path(out_dir) / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for stale in data_dir.glob("train-*.parquet"):
-        stale.unlink()
+    out = Path(out_dir)
+    data_dir = out / "data"
+    staging = out / f"data.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     count = max(1, -(-len(records) // rows_per_file))
-    paths = []
-    for i in range(count):
-        chunk = records[i * rows_per_file : (i + 1) * rows_per_file]
-        table = datasets.Dataset.from_list([as_row(r) for r in chunk], features=record_features())
-        path = data_dir / f"train-{i:05d}-of-{count:05d}.parquet"
-        table.to_parquet(str(path))
-        paths.append(path)
-    return paths
+    try:
+        for i in range(count):
+            chunk = records[i * rows_per_file : (i + 1) * rows_per_file]
+            table = datasets.Dataset.from_list([as_row(r) for r in chunk], features=record_features())
+            table.to_parquet(str(staging / f"train-{i:05d}-of-{count:05d}.parquet"))
+        old = out / f"data.old-{os.getpid()}"
+        if data_dir.exists():
+            data_dir.rename(old)  # two renames: the window without data/ is two syscalls wide
+        staging.rename(data_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [data_dir / f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]

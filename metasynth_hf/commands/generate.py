@@ -155,7 +155,12 @@ def _export(config: RunConfig) -> str | None:
         logger.info("%s holds %d of %d shards: merge them with `metasynth merge`",
                     out, shards, config.num_shards)  # fmt: skip
         return None
-    paths = write_parquet(merged_records([out]), out)
+    records = merged_records([out])
+    if config.num_docs is not None:  # a rerun with fewer documents exports only those
+        from metasynth_hf.shards import doc_index
+
+        records = [r for r in records if doc_index(r) < config.num_docs]
+    paths = write_parquet(records, out)
     return str(paths[0].parent / "*.parquet")
 
 

@@ -33,48 +33,62 @@ class ResponseCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheError(f"cannot create cache folder {self.path.parent}: {exc}") from exc
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        try:
-            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._check_or_init()
-        except sqlite3.DatabaseError as exc:
-            raise CacheError(
-                f"{self.path} is not a usable response cache ({exc}); "
-                "point cache_path at a new file or delete this one"
-            ) from exc
+        self._conn: sqlite3.Connection | None = None  # opened on first use: a run with no calls
+        # to make (a complete corpus rerun) never touches the file, even a damaged one
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheError(f"cannot create the cache folder {self.path.parent}: {exc.strerror or exc}") from exc
+            try:
+                conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+                self._conn = conn
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                self._check_or_init()
+            except sqlite3.DatabaseError as exc:
+                self._conn = None
+                raise self._damaged(exc) from exc
+        return self._conn
+
+    def _damaged(self, exc: Exception) -> CacheError:
+        return CacheError(
+            f"response cache {self.path} is damaged ({exc}); finished documents are safe in the shards: "
+            f"move the file aside (e.g. mv {self.path} {self.path}.bad) and rerun, which pays again only "
+            "for the calls of unfinished documents"
+        )
 
     def _check_or_init(self) -> None:
         # One immediate transaction for "look, then create": two processes opening a new cache
         # file at once (the builder's parts) otherwise both read, both try to write, and one
         # gets "database is locked" at once instead of waiting its turn.
-        self._db.execute("BEGIN IMMEDIATE")
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
         try:
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not tables:
-                self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-                self._db.execute(
+                db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+                db.execute(
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT,"
                     " reply TEXT NOT NULL, created REAL)"
                 )
-                self._db.executemany(
+                db.executemany(
                     "INSERT OR IGNORE INTO meta VALUES (?, ?)",
                     [("app", _APP_ID), ("schema", _SCHEMA_VERSION)],
                 )
-            self._db.commit()
+            db.commit()
         except BaseException:
-            self._db.rollback()
+            db.rollback()
             raise
         if not tables:
             return
-        meta = dict(self._db.execute("SELECT k, v FROM meta")) if "meta" in tables else {}
+        meta = dict(db.execute("SELECT k, v FROM meta")) if "meta" in tables else {}
         if meta.get("app") != _APP_ID:
             raise CacheError(
                 f"{self.path} is an SQLite file of another program (tables: {sorted(tables)}); "
@@ -88,7 +102,10 @@ class ResponseCache:
 
     def get(self, key: str) -> Reply | None:
         with self._lock:
-            row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+            try:
+                row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from exc
         if row is None:
             self.misses += 1
             return None
@@ -96,7 +113,7 @@ class ResponseCache:
             data = json.loads(row[0])
             reply = Reply(**{**data, "usage": Usage(**data["usage"]), "cached": True})
         except (ValueError, TypeError, KeyError) as exc:
-            raise CacheError(f"{self.path}: entry {key[:12]} is corrupt ({exc}); delete the file") from exc
+            raise self._damaged(exc) from exc
         self.hits += 1
         return reply
 
@@ -114,11 +131,15 @@ class ResponseCache:
             "finish_reason": reply.finish_reason,
         }  # by hand: dataclasses.asdict deep-copies and costs more than the insert
         blob = json.dumps(data, ensure_ascii=False)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                (key, reply.model, blob, time.time()),
-            )
+        with self._lock:
+            try:
+                with self._db as db:
+                    db.execute(
+                        "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+                        (key, reply.model, blob, time.time()),
+                    )
+            except sqlite3.DatabaseError as exc:
+                raise self._damaged(exc) from exc
 
     def __len__(self) -> int:
         with self._lock:
@@ -126,7 +147,9 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class CachedChatModel:

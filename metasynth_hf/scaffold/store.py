@@ -48,6 +48,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def check_fingerprint(out_dir: Path, fingerprint: str, fields: dict[str, Any]) -> None:
     """Claim `out_dir` for this fingerprint, or raise ConfigError naming what differs."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output_dir {out_dir} is a file; give a folder (new or one of this run)")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FINGERPRINT_FILE
     if path.is_file():
@@ -67,6 +69,46 @@ def check_fingerprint(out_dir: Path, fingerprint: str, fields: dict[str, Any]) -
     if any(out_dir.glob("shard-*.jsonl")):
         raise ConfigError(f"output dir {out_dir} holds shard files but no {FINGERPRINT_FILE}; use an empty output_dir")
     write_json_atomic(path, {"fingerprint": fingerprint, "fields": fields})
+
+
+class ShardLock:
+    """One writer per shard of an output dir: a second `generate` on the same shard fails at once.
+
+    An exclusive `flock` on `.lock-shard-K-of-N` (released by the kernel when the holder dies,
+    kill -9 included, so a crashed run never blocks its own rerun); the file says who holds it.
+    Different shards of one run lock different files, so Slurm array tasks never contend.
+    """
+
+    def __init__(self, out_dir: Path, index: int, count: int):
+        self.path = out_dir / f".lock-shard-{index:05d}-of-{count:05d}"
+        self._fh: IO[str] | None = None
+
+    def __enter__(self) -> ShardLock:
+        import fcntl
+        import socket
+
+        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise ConfigError(
+                f"{self.path.parent} is being written by {holder} (this shard is locked by {self.path.name}); "
+                "wait for that run to finish or stop it, or use another --out"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing releases the lock
+            self._fh = None
 
 
 class ShardFile:

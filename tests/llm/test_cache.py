@@ -40,14 +40,15 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE users (id INTEGER)")
     with pytest.raises(CacheError, match="another program"):
-        ResponseCache(path)
+        ResponseCache(path).get("k")
 
 
 def test_garbage_file_is_refused(tmp_path):
     path = tmp_path / "junk.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(CacheError, match="not a usable response cache"):
-        ResponseCache(path)
+    cache = ResponseCache(path)  # opened on first use: a run with no calls never reads it
+    with pytest.raises(CacheError, match=r"is damaged .*move the file aside"):
+        cache.get("k")
 
 
 def _writer(path: str, worker: int, n: int) -> None:
