@@ -213,7 +213,14 @@ class RunConfig(_Strict):
 
     @property
     def resolved_cache_path(self) -> Path:
-        return self.cache_path or self.output_dir / "llm_cache.sqlite"
+        """`cache_path`, else one SQLite file per shard in the output dir: shards of a Slurm array
+        that share a folder on a network filesystem never share a SQLite file (WAL mode does not
+        work across machines). Point `cache_path` at node-local disk to keep the cache off it."""
+        if self.cache_path:
+            return self.cache_path
+        if self.num_shards == 1:
+            return self.output_dir / "llm_cache.sqlite"
+        return self.output_dir / f"llm_cache-shard-{self.shard_index:05d}-of-{self.num_shards:05d}.sqlite"
 
     def doc_id(self, index: int) -> str:
         """Stable, unique across shards: domain, method, seed and global index."""

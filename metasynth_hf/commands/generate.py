@@ -145,15 +145,17 @@ def _export(config: RunConfig) -> str | None:
     """Write OUT/metasynth_run.yaml and, once every shard is here, OUT/data/*.parquet."""
     import yaml
 
-    from metasynth_hf.shards import merged_records, shard_files, write_parquet
+    from metasynth_hf.scaffold.store import write_text_atomic
+    from metasynth_hf.shards import merged_records, write_parquet
 
     out = config.output_dir
     dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})
-    (out / "metasynth_run.yaml").write_text(yaml.safe_dump(dump, sort_keys=False))
-    shards = len(shard_files(out))
-    if shards < config.num_shards:
-        logger.info("%s holds %d of %d shards: merge them with `metasynth merge`",
-                    out, shards, config.num_shards)  # fmt: skip
+    write_text_atomic(out / "metasynth_run.yaml", yaml.safe_dump(dump, sort_keys=False))
+    if config.num_shards > 1:
+        # Never from one shard: other tasks of the array may still be writing theirs, and an
+        # export from whatever exists would publish an unfinished corpus (and race the others).
+        logger.warning("shard %d of %d is done; when every shard is, export them with `metasynth merge %s --out %s`",
+                       config.shard_index, config.num_shards, out, out)  # fmt: skip
         return None
     records = merged_records([out])
     if config.num_docs is not None:  # a rerun with fewer documents exports only those

@@ -28,4 +28,5 @@ def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp
                  for i in range(n) if i % shards == k]  # fmt: skip
         (root / f"shard-{k:05d}-of-{shards:05d}.jsonl").write_text("".join(x + "\n" for x in lines))
         (root / f"summary-{k:05d}-of-{shards:05d}.json").write_text(json.dumps({"calls": 5, "cache_hits": 1}))
+    (root / "metasynth_run.yaml").write_text(f"num_docs: {n}\nnum_shards: {shards}\n")
     return root
