@@ -38,7 +38,8 @@ def build_seeder(ctx: RunContext):
     """The seeder of `config.seeds` (keyword or topic-aware; corpus read and embedded now)."""
     from metasynth_hf.seeds.config import build_seeder as build
 
-    return build(ctx.config.seeds, ctx.domain, seed=ctx.config.seed)
+    # document i of shard k/N sees documents <= i - lanes * N (its shard's, lanes positions back)
+    return build(ctx.config.seeds, ctx.domain, seed=ctx.config.seed, lanes=ctx.config.lanes * ctx.config.num_shards)
 
 
 def _check_embedder(ctx: RunContext, limit: int | None) -> None:

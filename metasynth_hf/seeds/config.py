@@ -58,6 +58,7 @@ def build_seeder(
     *,
     seed: int = 0,
     corpus: Any = None,
+    lanes: int = 1,
 ) -> Seeder:
     """A Seeder for this run; `corpus` (e.g. an in-memory Dataset) overrides config.corpus."""
     if config.kind == "keyword":
@@ -65,4 +66,4 @@ def build_seeder(
     source = corpus if corpus is not None else config.corpus
     if source is None:
         raise ConfigError("seeds.corpus: topic_aware seeds need a corpus; set seeds.corpus")
-    return TopicAwareSeeder(source, config.topic_aware, seed=seed)
+    return TopicAwareSeeder(source, config.topic_aware, seed=seed, lanes=lanes)

@@ -5,8 +5,9 @@ those of the last M documents"), made reproducible:
 
 * Documents come in blocks of M = `refresh_every`; all documents of a block share one
   seed neighbourhood, chosen when the block starts.
-* Block b excludes the topics of the (up to) M latest finished documents before it
-  (history entries with index < b*M). A finished document's topics are the topic labels
+* Block b excludes the topics of the (up to) M latest finished documents that its first
+  document sees (history entries with index <= b*M - lanes: with lanes > 1 the block's later
+  documents see more, and would otherwise draw other anchors). A finished document's topics are the topic labels
   of its seed documents (looked up from its `seed_ids`), plus its own `topic` if that is
   one of the corpus labels. The anchor is drawn from a non-excluded topic (topic first,
   uniformly, so small topics get their turn; then a document within it).
@@ -101,10 +102,12 @@ class TopicAwareSeeder:
         config: TopicAwareConfig | dict[str, Any] | None = None,
         *,
         seed: int = 0,
+        lanes: int = 1,
         embedder: Embedder | None = None,
         **options: Any,
     ) -> None:
         self.config = _make_config(config, options)
+        self.lanes = lanes  # the engine's window in indices: document i sees documents <= i - lanes
         cfg = self.config
         loaded = load_corpus(
             corpus, text_column=cfg.text_column, id_column=cfg.id_column, split=cfg.split,
@@ -142,10 +145,12 @@ class TopicAwareSeeder:
         return found
 
     def _before_block(self, doc_index: int, history: Sequence[FinishedDoc]) -> list[FinishedDoc]:
-        """History entries before this document's block, oldest first."""
+        """The history the block's first document sees, oldest first: entries with index <=
+        start - lanes. Later documents of the block see more (with lanes > 1), but the block's
+        neighbourhood is decided on what all of them share, so every one of them agrees on it."""
         start = (doc_index // self.config.refresh_every) * self.config.refresh_every
         indices = np.fromiter((d.index for d in history), dtype=np.int64, count=len(history))
-        before = np.flatnonzero(indices < start)
+        before = np.flatnonzero(indices <= start - self.lanes)
         return [history[i] for i in before[np.argsort(indices[before], kind="stable")].tolist()]
 
     def excluded_topics(self, doc_index: int, history: Sequence[FinishedDoc]) -> tuple[str, ...]:

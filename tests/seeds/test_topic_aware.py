@@ -259,3 +259,19 @@ def test_bad_corpus_and_config_fail_before_embedding(rows, tmp_path):
         TopicAwareSeeder(tmp_path / "missing.parquet", embedder=NoEmbedding())
     with pytest.raises(ConfigError, match="no-such-org/no-such-corpus"):
         TopicAwareSeeder("no-such-org/no-such-corpus", embedder=NoEmbedding())
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 5])
+def test_every_document_of_a_block_agrees_on_its_neighbourhood_through_the_engine(lanes, corpus_dir, cache_dir,
+                                                                                   tmp_path):  # fmt: skip
+    """With lanes > 1 the documents of one block see different histories; the block's seeds are
+    chosen from the history its first document sees, so all of them share one neighbourhood."""
+    from tests.scaffold.helpers import run
+
+    seeds = {"kind": "topic_aware", "corpus": str(corpus_dir / "docs.jsonl"),
+             "topic_aware": {**BASE, "cache_dir": str(cache_dir)}}  # fmt: skip
+    _, records = run(tmp_path, method="template_icl", num_docs=6 * M, lanes=lanes, seed=5, seeds=seeds)
+    assert len(records) == 6 * M
+    blocks = [[tuple(r["seed"]) for r in records[b * M : (b + 1) * M]] for b in range(6)]
+    assert all(len(set(block)) == 1 for block in blocks), blocks
+    assert len({block[0] for block in blocks}) == 6  # and every block has new seeds
