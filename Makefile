@@ -6,8 +6,9 @@ DOCS ?= 4
 
 .PHONY: setup setup-demo demo test test-fast lint format bench
 
+# The test venv: every extra, GPL mauve-text included (its own extra, so `[all]` stays Apache-only).
 setup:
-	bash scripts/setup_venv.sh $(VENV) all
+	bash scripts/setup_venv.sh $(VENV) all,mauve
 
 setup-demo:
 	bash scripts/setup_venv.sh $(VENV) local,metrics

@@ -26,3 +26,14 @@ def local_model():
     model = LocalChatModel()
     model.load()
     return model
+
+
+@pytest.fixture
+def hub_offline(monkeypatch):
+    """HF_HUB_OFFLINE=1 for real: huggingface_hub reads the variable once, at import, so setting
+    the environment variable inside a test changes nothing; its constant is patched too."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert constants.is_offline_mode()

@@ -13,13 +13,9 @@ from __future__ import annotations
 import threading
 from urllib.parse import urlsplit
 
+import httpx2 as httpx  # huggingface_hub >= 2's HTTP stack
 from huggingface_hub import constants, set_async_client_factory
 from huggingface_hub.errors import OfflineModeIsEnabled
-
-try:  # huggingface_hub >= 2 ships its HTTP stack as httpx2
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover - huggingface_hub 1.x
-    import httpx
 
 # Configured endpoints (host, port) -> the only Authorization value they may get (None: none).
 _endpoints: dict[tuple[str, int | None], str | None] = {}

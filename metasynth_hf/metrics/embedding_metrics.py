@@ -2,11 +2,13 @@
 
 - remote clique (Cox et al. 2021): mean cosine distance over pairs i != j. For rows x_i,
   sum_{i != j} cos_ij = ||sum_i u_i||^2 - sum_i ||u_i||^2 with u_i = x_i / ||x_i||, so O(n d).
-  `diversity.remote_clique` averages each row over all n entries, its own zero distance
-  included, i.e. (n - 1) / n times ours; `remote_clique_reference` gives that value.
+  `diversity` 0.3 defines it with each row averaged over all n entries, its own zero distance
+  included, i.e. (n - 1) / n times ours; `remote_clique_reference` gives that value (by that
+  definition: the package itself, which needs transformers < 5, is not run here).
 - chamfer distance: mean over documents of the cosine distance to the nearest *other* document,
   by exact inner-product search in faiss (k = 2, the self match dropped), O(n^2 d) flops but
-  O(n d) memory. Equals `diversity.chamfer_dist` on the same embeddings.
+  O(n d) memory; the definition of `diversity` 0.3's `chamfer_dist` (tested against brute
+  force, not against that package).
 - Vendi score (Friedman & Dieng 2023): exp of the entropy of the eigenvalues of K / n, K the
   cosine kernel; those are the eigenvalues of the d x d matrix U^T U / n (`vendi_score.score_dual`).
 - MAUVE (Pillutla et al. 2021) through `mauve.compute_mauve(p_features=..., q_features=...)`.

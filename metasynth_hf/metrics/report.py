@@ -16,6 +16,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
+from metasynth_hf.errors import MissingDependencyError
 from metasynth_hf.metrics import embedding_metrics as em
 from metasynth_hf.metrics.config import DEFAULT_CONFIG, METRICS, CorpusError, MetricsConfig
 from metasynth_hf.metrics.corpus import Texts, check_corpus, fingerprint, num_documents, take
@@ -105,15 +106,21 @@ def _embedding_entries(
     if "vendi_score" in wanted:
         metrics["vendi_score"] = _entry("vendi_score", em.vendi_score(emb))
     if "mauve" in wanted and ref_emb is not None:
-        result = em.mauve_score(
-            emb,
-            ref_emb,
-            max_docs=config.mauve_max_docs,
-            seed=config.seed,
-            num_redo=config.mauve_kmeans_num_redo,
-            max_iter=config.mauve_kmeans_max_iter,
-        )
-        metrics["mauve"] = _entry("mauve", result.pop("value"), **result)
+        try:
+            result = em.mauve_score(
+                emb,
+                ref_emb,
+                max_docs=config.mauve_max_docs,
+                seed=config.seed,
+                num_redo=config.mauve_kmeans_num_redo,
+                max_iter=config.mauve_kmeans_max_iter,
+            )
+        except MissingDependencyError:  # GPL, in its own extra: the other metrics still count
+            note = "not computed: mauve-text (GPL) is not installed; pip install 'metasynth-hf[mauve]'"
+            logger.warning("MAUVE %s", note)
+            metrics["mauve"] = _entry("mauve", None, note=note)
+        else:
+            metrics["mauve"] = _entry("mauve", result.pop("value"), **result)
 
 
 def _sample(texts: Texts, limit: int | None, seed: int) -> tuple[Texts, int | None]:

@@ -91,8 +91,7 @@ def test_stage_writes_parquet_card_and_stats(tmp_path):
     assert "| ngram_diversity ↑ | 2.5000 |" in card.text
 
 
-def test_push_offline_stages_everything_and_never_writes_the_token(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_push_offline_stages_everything_and_never_writes_the_token(tmp_path, monkeypatch, hub_offline):
     secret = "hf_SECRETtoken1234567890"
     monkeypatch.setenv("HF_TOKEN", secret)
     run = make_run_dir(tmp_path / "run")
