@@ -1,7 +1,9 @@
 """A loopback OpenAI-format server that answers every chat call after a fixed delay.
 
 Stands in for a well-provisioned TGI fleet (unlimited concurrency) so a benchmark measures
-the client, not the model.  usage: python canned_openai_server.py PORT DELAY_MS
+the client, not the model: its latency does not depend on the load. A request that carries
+MetaSynth's conductor turn schema is answered with a valid turn (a fixed plan, then FINAL),
+so the conductor path can be measured too.  usage: python canned_openai_server.py PORT DELAY_MS
 """
 
 from __future__ import annotations
@@ -13,11 +15,37 @@ import time
 
 from aiohttp import web
 
+#: The plan a scripted conductor follows: one step per earlier assistant turn, then FINAL.
+PLAN = ("seed_keywords", "domain_expert", "content_analyst", "domain_expert")
+
+
+def conductor_turn(body: dict) -> str | None:
+    """A valid conductor turn when the request carries the turn schema (a MetaSynth conductor
+    call), else None: the next step of PLAN that the schema offers, then FINAL."""
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("value") or fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict) or "anyOf" not in schema:
+        return None
+    experts = schema["anyOf"][0]["properties"]["expert"]["enum"]
+    steps = [e for e in PLAN if e in experts]
+    turn = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+    if turn >= len(steps):
+        return json.dumps({"action": "final"})
+    return json.dumps(
+        {
+            "action": "call_expert",
+            "expert": steps[turn],
+            "instructions": f"Step {turn + 1}: work on the shared material.",
+            "share": ["seeds"],
+        }
+    )
+
 
 def make_app(delay_s: float) -> web.Application:
     async def chat(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(delay_s)
+        content = conductor_turn(body) or "A canned answer of a dozen tokens or so, long enough to be a draft."
         reply = {
             "id": "cmpl-bench",
             "object": "chat.completion",
@@ -29,7 +57,7 @@ def make_app(delay_s: float) -> web.Application:
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": "A canned answer of a dozen tokens or so.",
+                        "content": content,
                     },
                     "finish_reason": "stop",
                     "logprobs": None,

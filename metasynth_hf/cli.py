@@ -72,7 +72,11 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. Given `argv`, only the subcommand it names imports its module (the others
+    get their name and help): a command's start does not pay for every other command's imports."""
+    chosen = next((a for a in argv if not a.startswith("-")), None) if argv else None
+    chosen = chosen if chosen in SUBCOMMANDS else None
     parser = argparse.ArgumentParser(
         prog="metasynth",
         description=DESCRIPTION,
@@ -81,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"metasynth-hf {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in _available().items():
+    commands = {chosen: SUBCOMMANDS[chosen]} if chosen else _available()
+    for name, (module, help_text) in commands.items():
         sub_parser = sub.add_parser(
             name,
             help=help_text,
@@ -107,7 +112,7 @@ def os_error_line(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         module = importlib.import_module(args._module) if getattr(args, "_module", None) else None
@@ -160,12 +165,14 @@ def _quiet_library_output(verbose: int) -> None:
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a core dependency
-        return
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    # datasets reads these when it is imported; importing it just to switch them costs ~1 s
+    # of every command's start (generate never needs it on endpoints).
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    datasets = sys.modules.get("datasets")
+    if datasets is not None:  # already imported (an embedding program, the tests)
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
 
 
 if __name__ == "__main__":

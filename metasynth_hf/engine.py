@@ -236,27 +236,44 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
         for p in range(lanes):
             start(p)
         p_next = 0
-        while p_next in pending:
-            record, entry = await pending.pop(p_next)
-            is_new = p_next >= len(existing)
-            if is_new:
-                shard.append(record)
-                summary.generated += 1
-                generated_tokens += record.num_tokens
-            else:
-                summary.resumed += 1
-            ctx.table.add(entry)
-            _expand(seeder, entry)
-            _account(summary, statuses, agency, record, is_new)
-            p_next += 1
-            if on_record is not None:
-                elapsed = time.monotonic() - started
-                on_record(record, Progress(summary.documents, limit, summary.tokens, target,
-                                           summary.generated, generated_tokens, elapsed))  # fmt: skip
-            if target is not None and summary.tokens >= target:
-                summary.stopped_by = "target_tokens"
-                break
-            start(p_next + lanes - 1)
+        stop = False
+        while p_next in pending and not stop:
+            await asyncio.wait([pending[p_next]])
+            # Group commit: every document finished by now, in order, goes to the shard with one
+            # fsync (in a thread, so the other lanes' calls go on meanwhile); none is published
+            # (table, seeder, progress, the next start) before it is on disk.
+            batch, tokens = [], summary.tokens
+            while p_next + len(batch) in pending and pending[p_next + len(batch)].done():
+                p = p_next + len(batch)
+                record, entry = pending.pop(p).result()
+                batch.append((p, record, entry))
+                tokens += record.num_tokens
+                if target is not None and tokens >= target:
+                    break
+            fresh = [record for p, record, _ in batch if p >= len(existing)]
+            for record in fresh:
+                shard.write(record)
+            if fresh:
+                await shard.commit()
+            for p, record, entry in batch:
+                is_new = p >= len(existing)
+                if is_new:
+                    summary.generated += 1
+                    generated_tokens += record.num_tokens
+                else:
+                    summary.resumed += 1
+                ctx.table.add(entry)
+                _expand(seeder, entry)
+                _account(summary, statuses, agency, record, is_new)
+                if on_record is not None:
+                    elapsed = time.monotonic() - started
+                    on_record(record, Progress(summary.documents, limit, summary.tokens, target,
+                                               summary.generated, generated_tokens, elapsed))  # fmt: skip
+                if target is not None and summary.tokens >= target:
+                    summary.stopped_by, stop = "target_tokens", True
+                    break
+                start(p + lanes)
+            p_next += len(batch)
         summary.stopped_by = summary.stopped_by or "num_docs"
     finally:
         for task in pending.values():

@@ -38,6 +38,20 @@ def record_features():
     )  # fmt: skip
 
 
+def record_schema():
+    """The Arrow schema of `record_features()`, without importing datasets (which costs a
+    second of every export); `load_dataset("parquet")` reads it back as `record_features()`
+    (tests/test_merge_cli.py checks that)."""
+    import pyarrow as pa
+
+    string = pa.string()
+    return pa.schema([
+        ("id", string), ("text", string), ("domain", string), ("method", string), ("seed", pa.list_(string)),
+        ("topic", string), ("num_tokens", pa.int64()), ("provenance", string), ("instruction", string),
+        ("response", string),
+    ])  # fmt: skip
+
+
 def read_fingerprint(out_dir: Path) -> str:
     path = Path(out_dir) / FINGERPRINT_FILE
     if not path.is_file():
@@ -118,7 +132,8 @@ def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: 
     """
     import shutil
 
-    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     out = Path(out_dir)
     data_dir = out / "data"
@@ -129,8 +144,8 @@ def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: 
     try:
         for i in range(count):
             chunk = records[i * rows_per_file : (i + 1) * rows_per_file]
-            table = datasets.Dataset.from_list([as_row(r) for r in chunk], features=record_features())
-            table.to_parquet(str(staging / f"train-{i:05d}-of-{count:05d}.parquet"))
+            table = pa.Table.from_pylist([as_row(r) for r in chunk], schema=record_schema())
+            pq.write_table(table, staging / f"train-{i:05d}-of-{count:05d}.parquet")
         old = out / f"data.old-{os.getpid()}"
         if data_dir.exists():
             data_dir.rename(old)  # two renames: the window without data/ is two syscalls wide

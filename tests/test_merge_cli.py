@@ -19,6 +19,9 @@ def test_merge_two_machine_dirs(tmp_path, capsys):
     assert "merged 6 documents" in capsys.readouterr().out
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/data/*.parquet"), split="train")
     assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(6)]
+    from metasynth_hf.shards import record_features
+
+    assert ds.features == record_features()  # the Arrow schema written without datasets reads back as ours
 
 
 def test_merge_refuses_other_runs_and_missing_shards(tmp_path, capsys):

@@ -117,10 +117,12 @@ def test_the_export_follows_num_docs_and_is_replaced_atomically(server, tmp_path
     rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "data" / "*.parquet"), split="train")
     assert rows["id"] == [f"finance-template-s0-{i:07d}" for i in range(2)]
 
-    def broken(self, path, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", path)
+    import pyarrow.parquet as pq
 
-    monkeypatch.setattr(datasets.Dataset, "to_parquet", broken)
+    def broken(table, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pq, "write_table", broken)
     assert generate(server.url, tmp_path, "--num-docs", "4") == 1  # the export fails half-way ...
     monkeypatch.undo()
     rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "data" / "*.parquet"), split="train")

@@ -8,7 +8,9 @@ similar to its seeds by embedding cosine similarity.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -55,12 +57,55 @@ def entry_text(entry: InstanceEntry) -> str:
     return f"{entry.category}: {entry.topic}. {entry.summary}"
 
 
+class TableView(Sequence):
+    """The first `length` entries of an append-only table: index order, immutable, O(1) to make."""
+
+    __slots__ = ("_entries", "_indices", "_length")
+
+    def __init__(self, entries: list[InstanceEntry], indices: list[int], length: int):
+        self._entries, self._indices, self._length = entries, indices, length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self._entries[: self._length][key]
+        if key < 0:
+            key += self._length
+        if not 0 <= key < self._length:
+            raise IndexError("TableView index out of range")
+        return self._entries[key]
+
+    def __iter__(self):
+        return itertools.islice(self._entries, self._length)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Sequence)
+            and len(other) == self._length
+            and all(a == b for a, b in zip(self, other, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def has_index(self, index: int) -> bool:
+        """Whether document `index` is among these entries (binary search)."""
+        i = bisect.bisect_left(self._indices, index, 0, self._length)
+        return i < self._length and self._indices[i] == index
+
+    def upto(self, index: int) -> int:
+        """How many of these entries have an index <= `index` (binary search)."""
+        return bisect.bisect_right(self._indices, index, 0, self._length)
+
+
 class InstanceTable:
     """Published entries plus their embeddings (computed once, only when retrieval is needed)."""
 
     def __init__(self, config: InstanceTableConfig, embedder_factory: Callable[[], object] | None = None):
         self.config = config
         self.entries: list[InstanceEntry] = []
+        self._indices: list[int] = []
         self._embedder_factory = embedder_factory or (lambda: make_embedder(config.embedder))
         self._embedder = None
         self._vectors: dict[int, np.ndarray] = {}
@@ -73,9 +118,12 @@ class InstanceTable:
             raise ValueError(f"entries must be published in index order: {entry.index} after "
                              f"{self.entries[-1].index}")  # fmt: skip
         self.entries.append(entry)
+        self._indices.append(entry.index)
 
-    def snapshot(self) -> tuple[InstanceEntry, ...]:
-        return tuple(self.entries)
+    def snapshot(self) -> TableView:
+        """The entries published so far, as a view that does not grow (O(1), not a copy: a
+        run of n documents would otherwise copy n^2 / 2 entries)."""
+        return TableView(self.entries, self._indices, len(self.entries))
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:

@@ -31,7 +31,7 @@ time of a run is in its summary file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -57,7 +57,9 @@ class Record:
     response: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # by hand, not dataclasses.asdict (which deep-copies the seed list on every record)
+        data = {name: getattr(self, name) for name in RECORD_FIELDS}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> Record:
@@ -69,7 +71,12 @@ class Record:
 
     @property
     def provenance_dict(self) -> dict[str, Any]:
-        return json.loads(self.provenance)
+        """The parsed provenance (parsed once per record: the engine reads it per document)."""
+        cached = self.__dict__.get("_provenance_dict")
+        if cached is None:
+            cached = json.loads(self.provenance)
+            object.__setattr__(self, "_provenance_dict", cached)
+        return cached
 
 
 def dump_provenance(data: dict[str, Any]) -> str:

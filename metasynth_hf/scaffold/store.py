@@ -1,13 +1,15 @@
 """Shard files of a run: one JSONL line per finished document, appended in index order.
 
-Each line is written, flushed and fsynced before the next document is published, so a
-kill -9 leaves at most one torn last line; `load` drops it (the document is regenerated,
-free, from the response cache). `fingerprint.json` guards the folder: a run whose output-
+Lines are written and flushed as documents finish, and fsynced before those documents are
+published (group commit: the documents finished by the time of one fsync share it), so a
+kill -9 loses at most the documents not yet published and leaves at most one torn last line;
+`load` drops it (the document is regenerated, free, from the response cache). `fingerprint.json` guards the folder: a run whose output-
 changing settings differ refuses to write there instead of mixing two corpora.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -154,11 +156,21 @@ class ShardFile:
             records.append(record)
         return records
 
-    def append(self, record: Record) -> None:
+    def write(self, record: Record) -> None:
+        """Append one line and hand it to the OS (not yet durable: see `commit`)."""
         if self._fh is None:
             self._fh = self.path.open("a", encoding="utf-8")
         self._fh.write(record.to_json() + "\n")
         self._fh.flush()
+
+    async def commit(self) -> None:
+        """Make every line written so far durable: one fsync, in a worker thread."""
+        if self._fh is not None:
+            await asyncio.to_thread(os.fsync, self._fh.fileno())
+
+    def append(self, record: Record) -> None:
+        """`write` + fsync, for callers outside an event loop."""
+        self.write(record)
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:

@@ -51,14 +51,18 @@ class ExpansionPool:
         A keyword's spelling is the smallest one among its visible sources, so neither the
         arrival order nor invisible sources change what a document sees.
         """
-        seen = {doc.index for doc in history}
+        if not self._entries:  # nothing expanded yet (always, for template baselines)
+            return ()
+        # The engine's history is a view of the instance table that answers membership in
+        # O(log n); a plain sequence is scanned once. Only the sources of entries are asked.
+        has = getattr(history, "has_index", None)
+        if has is None:
+            indices = {doc.index for doc in history}
+            has = indices.__contains__
         out = []
         for key in sorted(self._entries):
             spellings = [
-                spelling
-                for src, group in self._entries[key].items()
-                if src is None or src in seen
-                for spelling in group
+                spelling for src, group in self._entries[key].items() if src is None or has(src) for spelling in group
             ]
             if spellings:
                 out.append(min(spellings))

@@ -149,9 +149,16 @@ class TopicAwareSeeder:
         start - lanes. Later documents of the block see more (with lanes > 1), but the block's
         neighbourhood is decided on what all of them share, so every one of them agrees on it."""
         start = (doc_index // self.config.refresh_every) * self.config.refresh_every
+        window = self.config.reuse_window
+        keep = None if window is None else max(self.config.refresh_every, window)
+        upto = getattr(history, "upto", None)
+        if upto is not None:  # the engine's table view: index order already, binary search
+            end = upto(start - self.lanes)
+            return list(history[0 if keep is None else max(0, end - keep) : end])
         indices = np.fromiter((d.index for d in history), dtype=np.int64, count=len(history))
         before = np.flatnonzero(indices <= start - self.lanes)
-        return [history[i] for i in before[np.argsort(indices[before], kind="stable")].tolist()]
+        ordered = [history[i] for i in before[np.argsort(indices[before], kind="stable")].tolist()]
+        return ordered if keep is None else ordered[len(ordered) - keep :]
 
     def excluded_topics(self, doc_index: int, history: Sequence[FinishedDoc]) -> tuple[str, ...]:
         """Topics of the last M finished documents before this document's block, sorted."""
