@@ -253,26 +253,31 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             fresh = [record for p, record, _ in batch if p >= len(existing)]
             for record in fresh:
                 shard.write(record)
+            # The next documents may start before the fsync returns: they depend on these only in
+            # memory, and their own lines come later in the file, so a crash loses them together
+            # and a resume regenerates both identically (from the cache).
+            reached = target is not None and tokens >= target
+            for p, _, entry in batch:  # one at a time: document p + L sees exactly documents <= p
+                ctx.table.add(entry)
+                _expand(seeder, entry)
+                if not reached:
+                    start(p + lanes)
             if fresh:
                 await shard.commit()
-            for p, record, entry in batch:
+            for p, record, _ in batch:  # now durable: counted, reported
                 is_new = p >= len(existing)
                 if is_new:
                     summary.generated += 1
                     generated_tokens += record.num_tokens
                 else:
                     summary.resumed += 1
-                ctx.table.add(entry)
-                _expand(seeder, entry)
                 _account(summary, statuses, agency, record, is_new)
                 if on_record is not None:
                     elapsed = time.monotonic() - started
                     on_record(record, Progress(summary.documents, limit, summary.tokens, target,
                                                summary.generated, generated_tokens, elapsed))  # fmt: skip
-                if target is not None and summary.tokens >= target:
-                    summary.stopped_by, stop = "target_tokens", True
-                    break
-                start(p + lanes)
+            if reached:
+                summary.stopped_by, stop = "target_tokens", True
             p_next += len(batch)
         summary.stopped_by = summary.stopped_by or "num_docs"
     finally:
