@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,13 +56,15 @@ def bare_main(url: str, n: int, in_flight: int) -> None:
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, str, int]:
-    """Wall seconds, stdout and peak RSS (KiB) of one child process."""
+    """Wall seconds, stdout and peak RSS (KiB, of this child alone: GNU time's %M) of one process."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(["/usr/bin/time", "-f", "RSS_KIB=%M", *cmd], env=env, capture_output=True, text=True,
+                          check=False)  # fmt: skip
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])} ... failed:\n{done.stderr[-3000:]}")
-    return seconds, done.stdout, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rss = int(done.stderr.rsplit("RSS_KIB=", 1)[1].split()[0])
+    return seconds, done.stdout, rss
 
 
 def ours(url: str, method: str, n: int, lanes: int, out: Path, env: dict) -> dict:
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18432)
     parser.add_argument("--metasynth", action="store_true", help="also measure --method metasynth")
     parser.add_argument("--metasynth-docs", type=int, default=500)
+    parser.add_argument("--no-bare", action="store_true", help="only ours (e.g. a memory check at 50,000 documents)")
     parser.add_argument("--bare", nargs=3, metavar=("URL", "N", "C"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -110,6 +112,10 @@ def main() -> None:
                 for method, n in runs:
                     mine = ours(url, method, n, level, Path(tmp) / f"{method}-{level}", env)
                     calls = mine["calls"]
+                    if args.no_bare:
+                        print(f"{method:>9} {level:>4} {mine['docs']} docs in {mine['process_s']:.1f} s, "
+                              f"peak RSS {mine['rss_kib'] / 1024:.0f} MiB")  # fmt: skip
+                        continue
                     bare_env = {k: v for k, v in env.items() if k != "HF_HUB_OFFLINE"}  # the bare client obeys it
                     seconds, stdout, _ = timed(
                         [sys.executable, __file__, "--bare", url, str(calls), str(level)], bare_env

@@ -119,7 +119,7 @@ def test_the_export_follows_num_docs_and_is_replaced_atomically(server, tmp_path
 
     import pyarrow.parquet as pq
 
-    def broken(table, path, *args, **kwargs):
+    def broken(table, path, *args, **kwargs):  # pyarrow's writer, as the export calls it
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(pq, "write_table", broken)

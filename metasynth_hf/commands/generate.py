@@ -145,8 +145,8 @@ def _export(config: RunConfig) -> str | None:
     """Write OUT/metasynth_run.yaml and, once every shard is here, OUT/data/*.parquet."""
     import yaml
 
-    from metasynth_hf.scaffold.store import write_text_atomic
-    from metasynth_hf.shards import merged_records, write_parquet
+    from metasynth_hf.scaffold.store import shard_path, write_text_atomic
+    from metasynth_hf.shards import read_shard_table, write_table
 
     out = config.output_dir
     dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})
@@ -157,12 +157,10 @@ def _export(config: RunConfig) -> str | None:
         logger.warning("shard %d of %d is done; when every shard is, export them with `metasynth merge %s --out %s`",
                        config.shard_index, config.num_shards, out, out)  # fmt: skip
         return None
-    records = merged_records([out])
-    if config.num_docs is not None:  # a rerun with fewer documents exports only those
-        from metasynth_hf.shards import doc_index
-
-        records = [r for r in records if doc_index(r) < config.num_docs]
-    paths = write_parquet(records, out)
+    # One shard: the engine wrote it in index order with unique ids, so Arrow reads it as is (a
+    # rerun with fewer documents exports only those: the first num_docs lines).
+    shard = shard_path(out, 0, 1)
+    paths = write_table(read_shard_table(shard, config.num_docs), out)
     return str(paths[0].parent / "*.parquet")
 
 
