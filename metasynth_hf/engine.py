@@ -138,7 +138,11 @@ async def generate(
     started = time.monotonic()
     prompts = PromptSet(config.prompts_dir)
     fp = fingerprint(config, prompts.hash)
-    ctx = RunContext(config, prompts, {}, None, InstanceTable(config.instance_table), fp, len)
+    table = InstanceTable(
+        config.instance_table, text_horizon=config.lanes + config.baseline.prior_docs + 1,
+        keep_summaries=config.method in ("metasynth", "instruct"),  # their conductors read old summaries
+    )  # fmt: skip
+    ctx = RunContext(config, prompts, {}, None, table, fp, len)
     producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
     ctx.count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir

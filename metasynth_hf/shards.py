@@ -136,13 +136,61 @@ def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: 
                        rows_per_file=rows_per_file)  # fmt: skip
 
 
-def read_shard_table(path: Path, limit: int | None = None):
-    """One shard file as an Arrow table, parsed by Arrow's JSON reader (no Python per row); the
-    engine writes shards in index order with unique ids, so no merge is needed for one shard."""
-    import pyarrow.json as pj
+def export_shard(
+    path: Path, out_dir: str | Path, limit: int | None = None, *, rows_per_file: int = 50_000
+) -> list[Path]:
+    """One shard file to `data/*.parquet`, streamed: Arrow's JSON reader parses it in blocks (no
+    Python per row) and row groups are written as they come, so memory does not grow with the
+    corpus. The engine writes shards in index order with unique ids: no merge is needed; the
+    first `limit` lines are the documents of a run with `num_docs = limit`."""
+    import shutil
 
-    table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=record_schema()))
-    return table.select([name for name in RECORD_FIELDS]) if limit is None else table.slice(0, limit)
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as fh:
+        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+    total = lines if limit is None else min(lines, limit)
+    out = Path(out_dir)
+    data_dir, staging = out / "data", out / f"data.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    count = max(1, -(-total // rows_per_file))
+    names = [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    schema = record_schema()
+    try:
+        reader = pj.open_json(path, parse_options=pj.ParseOptions(explicit_schema=schema))
+        written, writer, file_rows = 0, None, 0
+        for batch in reader:
+            while batch.num_rows and written < total:
+                if writer is None:
+                    writer, file_rows = pq.ParquetWriter(staging / names[written // rows_per_file], schema), 0
+                take = min(batch.num_rows, rows_per_file - file_rows, total - written)
+                writer.write_batch(batch.slice(0, take).select(list(RECORD_FIELDS)))
+                batch, written, file_rows = batch.slice(take), written + take, file_rows + take
+                if file_rows == rows_per_file or written == total:
+                    writer.close()
+                    writer = None
+        if writer is not None:
+            writer.close()
+        if total == 0:
+            pq.write_table(schema.empty_table(), staging / names[0])
+        _swap_in(staging, data_dir, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [data_dir / name for name in names]
+
+
+def _swap_in(staging: Path, data_dir: Path, out: Path) -> None:
+    """Replace `data_dir` by `staging`: two renames, so no reader ever sees a partial export."""
+    import shutil
+
+    old = out / f"data.old-{os.getpid()}"
+    if data_dir.exists():
+        data_dir.rename(old)
+    staging.rename(data_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_table(table, out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
@@ -162,11 +210,7 @@ def write_table(table, out_dir: str | Path, *, rows_per_file: int = 50_000) -> l
         for i in range(count):
             chunk = table.slice(i * rows_per_file, rows_per_file)
             pq.write_table(chunk, staging / f"train-{i:05d}-of-{count:05d}.parquet")
-        old = out / f"data.old-{os.getpid()}"
-        if data_dir.exists():
-            data_dir.rename(old)  # two renames: the window without data/ is two syscalls wide
-        staging.rename(data_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(staging, data_dir, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -119,10 +119,10 @@ def test_the_export_follows_num_docs_and_is_replaced_atomically(server, tmp_path
 
     import pyarrow.parquet as pq
 
-    def broken(table, path, *args, **kwargs):  # pyarrow's writer, as the export calls it
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def broken(self, batch, *args, **kwargs):  # pyarrow's writer, as the export calls it
+        raise OSError(errno.ENOSPC, "No space left on device", "data.tmp")
 
-    monkeypatch.setattr(pq, "write_table", broken)
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", broken)
     assert generate(server.url, tmp_path, "--num-docs", "4") == 1  # the export fails half-way ...
     monkeypatch.undo()
     rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "data" / "*.parquet"), split="train")

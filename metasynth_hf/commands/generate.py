@@ -146,7 +146,7 @@ def _export(config: RunConfig) -> str | None:
     import yaml
 
     from metasynth_hf.scaffold.store import shard_path, write_text_atomic
-    from metasynth_hf.shards import read_shard_table, write_table
+    from metasynth_hf.shards import export_shard
 
     out = config.output_dir
     dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})
@@ -159,8 +159,7 @@ def _export(config: RunConfig) -> str | None:
         return None
     # One shard: the engine wrote it in index order with unique ids, so Arrow reads it as is (a
     # rerun with fewer documents exports only those: the first num_docs lines).
-    shard = shard_path(out, 0, 1)
-    paths = write_table(read_shard_table(shard, config.num_docs), out)
+    paths = export_shard(shard_path(out, 0, 1), out, config.num_docs)
     return str(paths[0].parent / "*.parquet")
 
 

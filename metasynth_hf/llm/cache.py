@@ -8,15 +8,20 @@ the same answers, byte for byte.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from metasynth_hf.errors import CacheError
 from metasynth_hf.llm.base import ChatModel, Message, Reply, SamplingParams, Usage
+
+logger = logging.getLogger(__name__)
 
 _APP_ID = "metasynth-hf-response-cache"
 _SCHEMA_VERSION = "1"
@@ -28,6 +33,20 @@ def cache_key(model_id: str, messages: list[Message], params: SamplingParams) ->
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+#: Group commit of the response cache: a transaction per this many replies or this many seconds.
+COMMIT_EVERY, COMMIT_AFTER_S = 64, 0.05
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # caches with replies to commit when the process exits
+
+
+@atexit.register
+def _flush_open_caches() -> None:
+    for cache in list(_OPEN):
+        try:
+            cache.flush()
+        except Exception:  # noqa: BLE001 - best effort at exit; close() reports errors
+            logger.warning("could not commit the last replies of %s", cache.path)
+
+
 class ResponseCache:
     """Thread- and process-safe key -> Reply store backed by one SQLite file."""
 
@@ -36,6 +55,11 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        # Replies are committed in groups of up to COMMIT_EVERY, at most COMMIT_AFTER_S apart while
+        # they keep coming, so a kill -9 loses at most one group (paid again on resume).
+        self._pending: dict[str, tuple[str, str, float]] = {}
+        self._last_commit = 0.0
+        _OPEN.add(self)
         self._conn: sqlite3.Connection | None = None  # opened on first use: a run with no calls
         # to make (a complete corpus rerun) never touches the file, even a damaged one
 
@@ -102,8 +126,10 @@ class ResponseCache:
 
     def get(self, key: str) -> Reply | None:
         with self._lock:
+            pending = self._pending.get(key)
             try:
-                row = self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+                row = (pending[1],) if pending else self._db.execute(
+                    "SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()  # fmt: skip
             except sqlite3.DatabaseError as exc:
                 raise self._damaged(exc) from exc
         if row is None:
@@ -131,22 +157,41 @@ class ResponseCache:
             "finish_reason": reply.finish_reason,
         }  # by hand: dataclasses.asdict deep-copies and costs more than the insert
         blob = json.dumps(data, ensure_ascii=False)
+        now = time.time()
         with self._lock:
-            try:
-                with self._db as db:
-                    db.execute(
-                        "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                        (key, reply.model, blob, time.time()),
-                    )
-            except sqlite3.DatabaseError as exc:
-                raise self._damaged(exc) from exc
+            self._pending[key] = (reply.model, blob, now)
+            # slow replies (a local model, a busy server) are committed one by one; a burst is
+            # grouped until COMMIT_AFTER_S after the last commit or COMMIT_EVERY replies
+            if len(self._pending) >= COMMIT_EVERY or now - self._last_commit >= COMMIT_AFTER_S:
+                self._commit()
+
+    def _commit(self) -> None:
+        """One transaction for the pending replies (the caller holds the lock)."""
+        if not self._pending:
+            return
+        rows = [(key, model, blob, created) for key, (model, blob, created) in self._pending.items()]
+        try:
+            with self._db as db:
+                db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        self._pending.clear()
+        self._last_commit = time.time()
+
+    def flush(self) -> None:
+        """Commit the replies not yet written (also done by `close`)."""
+        with self._lock:
+            self._commit()
 
     def __len__(self) -> int:
         with self._lock:
+            self._commit()
             return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
+            if self._pending:
+                self._commit()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -9,6 +9,7 @@ similar to its seeds by embedding cosine similarity.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import itertools
 import re
@@ -102,8 +103,21 @@ class TableView(Sequence):
 class InstanceTable:
     """Published entries plus their embeddings (computed once, only when retrieval is needed)."""
 
-    def __init__(self, config: InstanceTableConfig, embedder_factory: Callable[[], object] | None = None):
+    def __init__(
+        self,
+        config: InstanceTableConfig,
+        embedder_factory: Callable[[], object] | None = None,
+        *,
+        text_horizon: int | None = None,
+        keep_summaries: bool = True,
+    ):
         self.config = config
+        self.keep_summaries = keep_summaries  # False: older entries lose their summary too
+        # Full texts are kept for the latest `text_horizon` entries only (template_prior shows the
+        # last few; every view a document in flight holds ends within lanes of the table's end),
+        # so memory does not grow with the corpus. Summaries are kept for all entries where the
+        # method conditions on them (the conductor's instance table), else dropped with the text.
+        self.text_horizon = text_horizon
         self.entries: list[InstanceEntry] = []
         self._indices: list[int] = []
         self._embedder_factory = embedder_factory or (lambda: make_embedder(config.embedder))
@@ -119,6 +133,10 @@ class InstanceTable:
                              f"{self.entries[-1].index}")  # fmt: skip
         self.entries.append(entry)
         self._indices.append(entry.index)
+        old = len(self.entries) - 1 - (self.text_horizon or 0)
+        if self.text_horizon is not None and old >= 0 and self.entries[old].text:
+            slim = {"text": ""} if self.keep_summaries else {"text": "", "summary": "", "keywords_added": ()}
+            self.entries[old] = dataclasses.replace(self.entries[old], **slim)
 
     def snapshot(self) -> TableView:
         """The entries published so far, as a view that does not grow (O(1), not a copy: a

@@ -55,6 +55,7 @@ def _writer(path: str, worker: int, n: int) -> None:
     cache = ResponseCache(path)
     for i in range(n):
         cache.put(f"{worker}-{i}", Reply(f"r{worker}-{i}", Usage(1, 1), model="m"))
+    cache.close()  # commits the last group (a multiprocessing child skips atexit handlers)
 
 
 def test_concurrent_writer_processes(tmp_path):
@@ -117,3 +118,23 @@ def test_kill_9_mid_run_then_rerun_answers_finished_calls_from_cache(tmp_path, l
     hits, misses = (int(part.split("=")[1]) for part in lines[-1].split())
     assert hits == len(cached) and hits + misses == 12
     assert len(ResponseCache(cache_path)) == 12
+
+
+def test_a_burst_of_replies_is_committed_in_groups_and_read_back_before_commit(tmp_path):
+    from metasynth_hf.llm import cache as cache_module
+
+    path = tmp_path / "burst.sqlite"
+    cache = ResponseCache(path)
+    cache.put("first", Reply("r-first", Usage(1, 1), model="m"))  # after a pause: committed at once
+    for i in range(10):  # a burst right after it: grouped
+        cache.put(f"k{i}", Reply(f"r{i}", Usage(1, 1), model="m"))
+    with sqlite3.connect(path) as db:
+        on_disk = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    assert on_disk == 1 and cache.get("k3").text == "r3"  # pending replies answer too
+    for i in range(10, cache_module.COMMIT_EVERY + 1):  # the group fills up: one transaction
+        cache.put(f"k{i}", Reply(f"r{i}", Usage(1, 1), model="m"))
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == cache_module.COMMIT_EVERY + 1
+    cache.put("last", Reply("r-last", Usage(1, 1), model="m"))
+    cache.close()  # commits what is pending
+    assert ResponseCache(path).get("last").text == "r-last"
