@@ -157,6 +157,21 @@ def _writable(folder: Path) -> None:
         raise ConfigError(f"staging folder {folder} is not writable; pass --staging-dir to a writable place")
 
 
+def corpus_records(out_dir: Path) -> list:
+    """The rows to publish: a cleaned corpus's `data/*.parquet` (the cleaning wrote them, and
+    `clean_report.json` says so), else the run's shards, merged and checked."""
+    from metasynth_hf.scaffold.records import RECORD_FIELDS, Record
+
+    if (out_dir / "clean_report.json").is_file() and list((out_dir / "data").glob("*.parquet")):
+        import pyarrow.parquet as pq
+
+        rows = []
+        for path in sorted((out_dir / "data").glob("*.parquet")):
+            rows += pq.read_table(path).to_pylist()
+        return [Record(**{name: row.get(name) for name in RECORD_FIELDS}) for row in rows]
+    return merged_records([out_dir])
+
+
 def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: str | None = None,
           stats_dir: str | Path | None = None, results: str | Path | None = None) -> Path:  # fmt: skip
     """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots.
@@ -165,7 +180,7 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
     """
     out_dir = Path(out_dir)
     staging = Path(staging) if staging else out_dir / "hub"
-    records = merged_records([out_dir])  # refuses mixed runs before anything is written
+    records = corpus_records(out_dir)  # refuses mixed runs before anything is written
     if not records:
         raise ConfigError(f"{out_dir} holds no finished documents; run `metasynth generate` first")
     _writable(staging)

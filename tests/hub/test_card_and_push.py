@@ -173,3 +173,25 @@ def test_a_results_file_with_a_missing_plot_is_refused_by_name(tmp_path):
     assert not list((tmp_path / "staged").rglob("*.parquet"))  # refused before writing data
     with pytest.raises(ConfigError, match="does not exist"):
         stage(run, tmp_path / "staged2", results=tmp_path / "nope.md")
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["clean-to-new-folder", "clean-in-place"])
+def test_push_of_a_cleaned_corpus_stages_exactly_the_cleaned_rows(tmp_path, in_place):
+    from metasynth_hf.cli import main
+    from tests.seeds.stdlib_corpus import stdlib_paragraphs
+
+    texts = [row["text"] for row in stdlib_paragraphs(per_group=1, min_chars=300)][:6]
+    texts.append(texts[0])  # an exact copy: the cleaning removes it
+    run = make_run_dir(tmp_path / "run", n=len(texts), shards=1)
+    shard = run / "shard-00000-of-00001.jsonl"
+    lines = [json.loads(line) for line in shard.read_text().splitlines()]
+    shard.write_text("".join(json.dumps({**r, "text": t}) + "\n" for r, t in zip(lines, texts, strict=True)))
+    out = run if in_place else tmp_path / "clean"
+    assert main(["clean", str(run), "--out", str(out), *(["--overwrite"] if in_place else [])]) == 0
+    cleaned = datasets.load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
+    assert 0 < len(cleaned) < len(texts)  # the copy (at least) is gone
+    folder = stage(out, tmp_path / "staged")
+    staged = datasets.load_dataset("parquet", data_files=str(folder / "data" / "*.parquet"), split="train")
+    assert sorted(staged["id"]) == sorted(cleaned["id"])  # exactly the cleaned rows, not the raw shards
+    card = DatasetCard.load(folder / "README.md")
+    assert card.data.to_dict()["metasynth"]["documents"] == len(cleaned) and "## Cleaning" in card.text
