@@ -27,7 +27,7 @@ def generate(url: str, out, *extra: str) -> tuple[int, float]:
 
 @pytest.fixture(scope="module")
 def server():
-    with StubServer("stub", TEXT, delay_s=0.5) as s:
+    with StubServer("stub", TEXT, delay_s=1.0) as s:  # a clean run of ~6 s: Retry-After 2 twice is 4 s of it
         yield s
 
 
