@@ -9,6 +9,7 @@ Export writes parquet files that plain `load_dataset("parquet", data_files=...)`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -123,17 +124,46 @@ def as_row(record: Record) -> dict[str, Any]:
     return {name: getattr(record, name) for name in RECORD_FIELDS}
 
 
+def _file_names(rows: int, rows_per_file: int) -> list[str]:
+    count = max(1, -(-rows // rows_per_file))
+    return [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+
+
+@contextlib.contextmanager
+def _staged_data(out_dir: str | Path) -> Iterator[Path]:
+    """A fresh `data.tmp-PID/` to write an export into, swapped in for `data/` by two renames
+    when the block succeeds and removed when it fails: a kill or a full disk during an export
+    leaves the previous export (or none), never a partial or empty one, and the new export
+    replaces every old file."""
+    import shutil
+
+    out = Path(out_dir)
+    data_dir, staging, old = out / "data", out / f"data.tmp-{os.getpid()}", out / f"data.old-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if data_dir.exists():
+            data_dir.rename(old)
+        staging.rename(data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
-    """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split.
-
-    Written into a fresh `data.tmp-PID/` and swapped in by rename, so a kill or a full disk
-    during the export leaves the previous export (or none), never a partial or empty one; the
-    new export replaces every old file, so it always holds exactly `records`.
-    """
+    """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split, holding
+    exactly `records` (written atomically: `_staged_data`)."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    return write_table(pa.Table.from_pylist([as_row(r) for r in records], schema=record_schema()), out_dir,
-                       rows_per_file=rows_per_file)  # fmt: skip
+    table = pa.Table.from_pylist([as_row(r) for r in records], schema=record_schema())
+    names = _file_names(table.num_rows, rows_per_file)
+    with _staged_data(out_dir) as staging:
+        for i, name in enumerate(names):
+            pq.write_table(table.slice(i * rows_per_file, rows_per_file), staging / name)
+    return [Path(out_dir) / "data" / name for name in names]
 
 
 def export_shard(
@@ -143,22 +173,15 @@ def export_shard(
     Python per row) and row groups are written as they come, so memory does not grow with the
     corpus. The engine writes shards in index order with unique ids: no merge is needed; the
     first `limit` lines are the documents of a run with `num_docs = limit`."""
-    import shutil
-
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
     with open(path, "rb") as fh:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
     total = lines if limit is None else min(lines, limit)
-    out = Path(out_dir)
-    data_dir, staging = out / "data", out / f"data.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    count = max(1, -(-total // rows_per_file))
-    names = [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    names = _file_names(total, rows_per_file)
     schema = record_schema()
-    try:
+    with _staged_data(out_dir) as staging:
         reader = pj.open_json(path, parse_options=pj.ParseOptions(explicit_schema=schema))
         written, writer, file_rows = 0, None, 0
         for batch in reader:
@@ -175,43 +198,4 @@ def export_shard(
             writer.close()
         if total == 0:
             pq.write_table(schema.empty_table(), staging / names[0])
-        _swap_in(staging, data_dir, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return [data_dir / name for name in names]
-
-
-def _swap_in(staging: Path, data_dir: Path, out: Path) -> None:
-    """Replace `data_dir` by `staging`: two renames, so no reader ever sees a partial export."""
-    import shutil
-
-    old = out / f"data.old-{os.getpid()}"
-    if data_dir.exists():
-        data_dir.rename(old)
-    staging.rename(data_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def write_table(table, out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
-    """`write_parquet` for an Arrow table with `record_schema()`."""
-    import shutil
-
-    import pyarrow.parquet as pq
-
-    out = Path(out_dir)
-    data_dir = out / "data"
-    staging = out / f"data.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    table = table.select(list(RECORD_FIELDS))
-    count = max(1, -(-table.num_rows // rows_per_file))
-    try:
-        for i in range(count):
-            chunk = table.slice(i * rows_per_file, rows_per_file)
-            pq.write_table(chunk, staging / f"train-{i:05d}-of-{count:05d}.parquet")
-        _swap_in(staging, data_dir, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return [data_dir / f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    return [Path(out_dir) / "data" / name for name in names]

@@ -26,9 +26,6 @@ from typing import Any
 
 from metasynth_hf.scaffold.turns import PLACEHOLDER
 
-SCAFFOLD_REASONS = ("reserved", "unparseable", "unusable_instructions", "repeat", "early_final")
-FINAL_BY = ("conductor", "scaffold", "max_turns", "token_budget")
-
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
@@ -140,3 +137,17 @@ def describe(totals: Mapping[str, Any]) -> str:
         f"instructions of {pct(instr_share)} of expert calls ({totals['conductor_instructions']} of "
         f"{totals['expert_calls']}) and ended {conductor_final} of {totals['documents']} loops itself"
     )
+
+
+def table_cells(totals: Mapping[str, Any]) -> dict[str, str]:
+    """The totals as table cells (the card's and the results' agency tables say them alike)."""
+    pct = lambda x: "–" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    turns = totals["conductor_turns"] + totals["scaffold_turns"]
+    reasons = ", ".join(f"{k} {v}" for k, v in totals.get("scaffold_reasons", {}).items()) or "none"
+    return {
+        "conductor_turns": f"{totals['conductor_turns']} of {turns} ({pct(totals['conductor_turn_share'])})",
+        "scaffold_turns": f"{totals['scaffold_turns']} ({reasons})",
+        "instructions": f"{totals['conductor_instructions']} of {totals['expert_calls']}",
+        "instruction_share": pct(totals["conductor_instruction_share"]),
+        "final_by": ", ".join(f"{k} {v}" for k, v in totals.get("final_by", {}).items()),
+    }
