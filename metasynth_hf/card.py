@@ -16,6 +16,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from metasynth_hf.paper import CITATION
+from metasynth_hf.scaffold.agency import table_cells
 
 TEMPLATE_NAME = "dataset_card_template.md"
 
@@ -141,17 +142,13 @@ def agency_rows(agency: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The card's table of how much the conductor decided (empty without a conductor)."""
     if not agency:
         return []
-    pct = lambda x: "–" if x is None else f"{100 * x:.1f}%"  # noqa: E731
-    turns = agency["conductor_turns"] + agency["scaffold_turns"]
-    reasons = ", ".join(f"{k} {v}" for k, v in agency.get("scaffold_reasons", {}).items()) or "none"
-    ends = ", ".join(f"{k} {v}" for k, v in agency.get("final_by", {}).items())
+    cells = table_cells(agency)
     return [
-        ("turns the conductor decided", f"{agency['conductor_turns']} of {turns} ({pct(agency['conductor_turn_share'])})"),
-        ("turns the scaffold decided, by reason", f"{agency['scaffold_turns']} ({reasons})"),
+        ("turns the conductor decided", cells["conductor_turns"]),
+        ("turns the scaffold decided, by reason", cells["scaffold_turns"]),
         ("expert calls with the conductor's own instructions",
-         f"{agency['conductor_instructions']} of {agency['expert_calls']} "
-         f"({pct(agency['conductor_instruction_share'])}; bookkeeping calls included)"),
-        ("loops ended by", ends),
+         f"{cells['instructions']} ({cells['instruction_share']}; bookkeeping calls included)"),
+        ("loops ended by", cells["final_by"]),
     ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from metasynth_hf.metrics.config import METRICS
+from metasynth_hf.scaffold.agency import table_cells
 
 #: The paper's diversity table as a secondary source reports it (an AI-written paper note, not the
 #: paper itself; domain not stated): quoted for context, never as verified.
@@ -138,19 +139,14 @@ def _agency(data: dict) -> list[str]:
     runs = [run for run in data["methods"] if run.get("agency")]
     if not runs:
         return []
-    pct = lambda x: "–" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     header = ["corpus", "conductor turns", "scaffold turns (by reason)", "conductor-written instructions",
               "loops ended by"]  # fmt: skip
     rows = []
     for run in runs:
-        a = run["agency"]
-        turns = a["conductor_turns"] + a["scaffold_turns"]
-        reasons = ", ".join(f"{k} {v}" for k, v in a.get("scaffold_reasons", {}).items()) or "none"
+        cells = table_cells(run["agency"])
         rows.append([
-            run["label"], f"{a['conductor_turns']} of {turns} ({pct(a['conductor_turn_share'])})",
-            f"{a['scaffold_turns']} ({reasons})",
-            f"{a['conductor_instructions']} of {a['expert_calls']} expert calls ({pct(a['conductor_instruction_share'])})",
-            ", ".join(f"{k} {v}" for k, v in a.get("final_by", {}).items()),
+            run["label"], cells["conductor_turns"], cells["scaffold_turns"],
+            f"{cells['instructions']} expert calls ({cells['instruction_share']})", cells["final_by"],
         ])  # fmt: skip
     intro = ("A conductor turn is one whose action the conductor chose and the scaffold kept; the "
              "scaffold decides a turn when the last turns are reserved for required experts, when a "

@@ -190,8 +190,7 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
-            if self._pending:
-                self._commit()
+            self._commit()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -51,9 +51,7 @@ def test_table_rows_are_corpora_and_columns_carry_arrows(tmp_path: Path):
     assert "| real_reference (real) | 2.0000 |" in text
     assert "| metasynth_keyword | 2.5000 | 0.3000 | 0.2000 [0.190, 0.500] |" in text
     assert "`metasynth compare --config x.yaml`" in text and "`abc123`" in text
-    assert (
-        "> tiny" in text and "| template | template | keyword | 3 | 0 | 90 (approx) | 1.0 |" in text
-    )
+    assert "> tiny" in text and "| template | template | keyword | 3 | 0 | 90 (approx) | 1.0 |" in text
     for name, *_ in PAPER_VALUES:
         assert f"| {name} |" in text
     assert "## Tiny continual pre-training effect" not in text
@@ -63,7 +61,6 @@ def test_observed_order_is_computed_per_direction():
     order = observed_order(_data()["reports"])
     assert "- compression_ratio ↓: metasynth_keyword > template" in order
     assert "- ngram_diversity_1 ↑: template > metasynth_keyword" in order
-
 
 
 def test_metasynth_against_each_baseline_reads_the_intervals():
@@ -77,7 +74,10 @@ def test_metasynth_against_each_baseline_reads_the_intervals():
     reports["template"]["metrics"]["task2vec_diversity"]["ci95"] = [0.09, 0.11]  # apart: more
     text = "\n".join(versus(reports))
     assert "| metasynth_keyword vs template | **more** | ≈ | **more** |" in text
-    assert "Over 3 comparisons: MetaSynth more diverse with intervals apart in 2, less diverse in 0, overlapping in 1." in text
+    assert (
+        "Over 3 comparisons: MetaSynth more diverse with intervals apart in 2, less diverse in 0, overlapping in 1."
+        in text
+    )
 
 
 def test_cpt_section_shows_mean_and_sd_over_seeds_against_base(tmp_path: Path):
@@ -98,7 +98,10 @@ def test_cpt_section_shows_mean_and_sd_over_seeds_against_base(tmp_path: Path):
                     "template": trained(2, "python -m metasynth_hf.train b", spread(19.0, 0.2),
                                         spread(11.2, 0.3))}}  # fmt: skip
     text = render(_data(), command="c", results_path=tmp_path / "r.md", cpt=cpt)
-    assert "| trained on metasynth_keyword | 3 | 2.500 ± 0.100 | 9 | 18.00 ± 0.20 (-10.0%) | 11.00 ± 0.10 (+10.0%) |" in text
+    assert (
+        "| trained on metasynth_keyword | 3 | 2.500 ± 0.100 | 9 | 18.00 ± 0.20 (-10.0%) | 11.00 ± 0.10 (+10.0%) |"
+        in text
+    )
     assert "**500 tokens**" in text and "`python -m metasynth_hf.train a --seed 0`" in text
     assert "/opt/venv" not in text and "/home/x" not in text and "(`ckpt-1`)" in text
     assert "once per seed (0, 1, 2): mean ± sd over seeds" in text
