@@ -244,8 +244,8 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
         while p_next in pending and not stop:
             await asyncio.wait([pending[p_next]])
             # Group commit: every document finished by now, in order, goes to the shard with one
-            # fsync (in a thread, so the other lanes' calls go on meanwhile); none is published
-            # (table, seeder, progress, the next start) before it is on disk.
+            # fsync (in a thread, so the other lanes' calls go on meanwhile); none is counted or
+            # reported (summary, progress) before it is on disk.
             batch, tokens = [], summary.tokens
             while p_next + len(batch) in pending and pending[p_next + len(batch)].done():
                 p = p_next + len(batch)
