@@ -13,7 +13,11 @@ With `--metasynth`, the same for `--method metasynth` (the canned server answers
 with valid JSON: 4 expert calls then FINAL, plus the 2 bookkeeping calls, 11 calls a document),
 compared per request. Prints docs/s, requests/s and the ratio to the bare client.
 
-    python benchmarks/bench_cli_throughput.py --docs 5000 --levels 64 256 --delay-ms 200 --metasynth
+With `--distilabel PYTHON` (a venv's python that has distilabel; see peer_distilabel.py), the
+same template job as a distilabel pipeline, whole process, and the ratio ours / distilabel.
+
+    python benchmarks/bench_cli_throughput.py --docs 5000 --levels 64 256 --delay-ms 200 --metasynth \
+        --distilabel /tmp/dl-venv/bin/python
 """
 
 from __future__ import annotations
@@ -67,12 +71,12 @@ def timed(cmd: list[str], env: dict) -> tuple[float, str, int]:
     return seconds, done.stdout, rss
 
 
-def ours(url: str, method: str, n: int, lanes: int, out: Path, env: dict) -> dict:
+def ours(url: str, method: str, n: int, lanes: int, out: Path, env: dict, extra: tuple[str, ...] = ()) -> dict:
     endpoint = json.dumps([{"url": url, "max_concurrency": lanes, "server_kind": "llamacpp"}])
     cmd = [
         sys.executable, "-m", "metasynth_hf.cli", "generate", "--method", method, "--num-docs", str(n),
         "--lanes", str(lanes), "--out", str(out), "--no-progress", "--set", f"conductor.endpoints={endpoint}",
-        "--set", "stop.max_turns=6",
+        "--set", "stop.max_turns=6", *extra,
     ]  # fmt: skip
     seconds, stdout, rss = timed(cmd, env)
     summary = json.loads((out / "summary-00000-of-00001.json").read_text())
@@ -89,6 +93,7 @@ def main() -> None:
     parser.add_argument("--metasynth", action="store_true", help="also measure --method metasynth")
     parser.add_argument("--metasynth-docs", type=int, default=500)
     parser.add_argument("--no-bare", action="store_true", help="only ours (e.g. a memory check at 50,000 documents)")
+    parser.add_argument("--distilabel", metavar="PYTHON", help="a python with distilabel: also run the peer")
     parser.add_argument("--bare", nargs=3, metavar=("URL", "N", "C"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -107,13 +112,17 @@ def main() -> None:
         print(f"{'method':>9} {'C':>4} {'bare r/s':>9} {'bare r/s (proc)':>15} {'ours doc/s':>10} "
               f"{'ours doc/s (proc)':>17} {'ratio gen':>9} {'ratio proc':>10} {'peak RSS MiB':>12}")  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
-            for level in args.levels:
-                runs = [("template", args.docs)] + ([("metasynth", args.metasynth_docs)] if args.metasynth else [])
-                for method, n in runs:
-                    mine = ours(url, method, n, level, Path(tmp) / f"{method}-{level}", env)
+            for run_no, level in enumerate(args.levels):  # a level may repeat (to see the noise)
+                runs = [("template", "template", args.docs, ())]
+                if args.metasynth:  # with the default embedder (MiniLM: loading it and embedding are
+                    # real per-run and per-document work) and with the hashing one (the scaffold alone)
+                    runs += [("metasynth", "metasynth", args.metasynth_docs, ()),
+                             ("ms-hash", "metasynth", args.metasynth_docs, ("--set", "instance_table.embedder=hashing"))]  # fmt: skip
+                for label, method, n, extra in runs:
+                    mine = ours(url, method, n, level, Path(tmp) / f"{label}-{level}-{run_no}", env, extra)
                     calls = mine["calls"]
                     if args.no_bare:
-                        print(f"{method:>9} {level:>4} {mine['docs']} docs in {mine['process_s']:.1f} s, "
+                        print(f"{label:>9} {level:>4} {mine['docs']} docs in {mine['process_s']:.1f} s, "
                               f"peak RSS {mine['rss_kib'] / 1024:.0f} MiB")  # fmt: skip
                         continue
                     bare_env = {k: v for k, v in env.items() if k != "HF_HUB_OFFLINE"}  # the bare client obeys it
@@ -124,7 +133,7 @@ def main() -> None:
                     bare_rps, bare_proc = calls / bare_inner, calls / seconds
                     ours_rps, ours_proc = calls / mine["generation_s"], calls / mine["process_s"]
                     row = {
-                        "method": method, "in_flight": level, "docs": mine["docs"], "calls": calls,
+                        "method": label, "in_flight": level, "docs": mine["docs"], "calls": calls,
                         "bare_rps": round(bare_rps, 1), "bare_rps_process": round(bare_proc, 1),
                         "ours_docs_per_s": round(mine["docs"] / mine["generation_s"], 1),
                         "ours_docs_per_s_process": round(mine["docs"] / mine["process_s"], 1),
@@ -132,11 +141,22 @@ def main() -> None:
                         "ratio_process": round(ours_proc / bare_proc, 3),
                         "peak_rss_mib": round(mine["rss_kib"] / 1024),
                     }  # fmt: skip
+                    if args.distilabel and method == "template":
+                        peer_s, _, _ = timed([args.distilabel, str(HERE / "peer_distilabel.py"), url, str(n), str(level),
+                                              str(Path(tmp) / f"distilabel-{level}-{run_no}")], bare_env)  # fmt: skip
+                        row["distilabel_docs_per_s_process"] = round(n / peer_s, 1)
+                        row["ratio_vs_distilabel"] = round(mine["docs"] / mine["process_s"] / (n / peer_s), 2)
                     rows.append(row)
-                    print(f"{method:>9} {level:>4} {bare_rps:>9.1f} {bare_proc:>15.1f} {row['ours_docs_per_s']:>10.1f} "
+                    print(f"{label:>9} {level:>4} {bare_rps:>9.1f} {bare_proc:>15.1f} {row['ours_docs_per_s']:>10.1f} "
                           f"{row['ours_docs_per_s_process']:>17.1f} {row['ratio_generation']:>9.2f} "
-                          f"{row['ratio_process']:>10.2f} {row['peak_rss_mib']:>12}")  # fmt: skip
-        print("ratios are per request (a MetaSynth document is 11 calls); JSON:", json.dumps(rows))
+                          f"{row['ratio_process']:>10.2f} {row['peak_rss_mib']:>12}"
+                          + (f"  distilabel {row['distilabel_docs_per_s_process']:.1f} doc/s (proc), ours "
+                             f"{row['ratio_vs_distilabel']:.2f}x" if "ratio_vs_distilabel" in row else ""))  # fmt: skip
+        print(
+            "ratios are per request (a MetaSynth document is 11 calls; ms-hash: MetaSynth with the hashing "
+            "instance-table embedder instead of MiniLM); JSON:",
+            json.dumps(rows),
+        )
     finally:
         server.terminate()
         server.wait(10)

@@ -36,6 +36,10 @@ class TemplateProducer:
         self.method = ctx.config.method
         self.template = f"baselines/{self.method}"
         self.roles = (WRITER_ROLE,)
+        # The plain template on keyword seeds reads no history: neither earlier documents nor
+        # seeds that depend on them (its documents add no keywords to expand), so the engine
+        # may start each document as soon as a lane is free (engine._run_window).
+        self.history_free = self.method == "template" and ctx.config.seeds.kind == "keyword"
         ctx.prompts.render(self.template, **self._variables(SeedSet(keywords=("x",)), ()))
 
     def _variables(self, seeds: SeedSet, visible: Sequence[InstanceEntry]) -> dict:

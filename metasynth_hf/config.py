@@ -37,7 +37,7 @@ Method = Literal["metasynth", "template", "template_prior", "template_icl", "ins
 METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
 
 #: Bump when a code change alters generated output for an unchanged config.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 DEFAULT_REQUIRED = ("seed_keywords", "domain_expert", "content_analyst")
 DEFAULT_EXPERTS = (

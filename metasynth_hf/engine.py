@@ -34,7 +34,7 @@ from metasynth_hf.llm.accounting import UsageMeter
 from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.scaffold.agency import AgencyTotals
 from metasynth_hf.scaffold.context import RunContext
-from metasynth_hf.scaffold.instance_table import InstanceTable
+from metasynth_hf.scaffold.instance_table import InstanceTable, TableView
 from metasynth_hf.scaffold.preflight import prepare
 from metasynth_hf.scaffold.prompts import PromptSet
 from metasynth_hf.scaffold.records import InstanceEntry, Record
@@ -143,7 +143,9 @@ async def generate(
         keep_summaries=config.method in ("metasynth", "instruct"),  # their conductors read old summaries
     )  # fmt: skip
     ctx = RunContext(config, prompts, {}, None, table, fp, len)
+    own_seeder = seeder is None  # a caller's seeder may read history: keep the window for it
     producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
+    free = own_seeder and bool(getattr(producer, "history_free", False))
     ctx.count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir
     owned = models is None
@@ -162,7 +164,7 @@ async def generate(
         existing = shard.load(lambda p: config.doc_id(k + p * n))
         summary = RunSummary(k, n, str(shard.path), fp)
         try:
-            await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started)
+            await _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started, free)
         except BaseException as exc:
             summary.error = f"{type(exc).__name__}: {exc}"
             raise
@@ -211,20 +213,35 @@ def _account(summary: RunSummary, statuses: Counter, agency: AgencyTotals, recor
         summary.calls += sum(t.get("calls", 0) for t in prov.get("tokens_by_role", {}).values())
 
 
-async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started) -> None:
-    """Sliding-window scheduler: start doc p + L when doc p is published, publish in order."""
+async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record, started, free) -> None:
+    """Sliding-window scheduler: start doc p + L when doc p is published, publish in order.
+
+    A producer whose documents read no history (`history_free`: the plain template on keyword
+    seeds) needs no window: a new document starts whenever one of the L in flight finishes, up
+    to 4 L ahead of the first unpublished one (bounded memory), and each is given an empty view,
+    so its record does not depend on timing either. Publication stays in index order."""
     config = ctx.config
     k, n, lanes = config.shard_index, config.num_shards, config.lanes
     limit = positions_for(config)
     limit = producer.limit(limit) if hasattr(producer, "limit") else limit
     target = math.ceil(config.target_tokens / n) if config.target_tokens else None
+    empty = TableView([], [], 0)
     pending: dict[int, asyncio.Future] = {}
     statuses: Counter = Counter()
     agency = AgencyTotals()
     generated_tokens = 0
+    # Free mode: the next position to start, how many run, the first unpublished position, and
+    # whether starting is over (target reached, or the run is unwinding).
+    next_p, running, p_next, closed = 0, 0, 0, False
     loop = asyncio.get_running_loop()
 
+    def finished(_future: asyncio.Future) -> None:  # free mode: a lane is free, fill it now
+        nonlocal running
+        running -= 1
+        top_up()
+
     def start(p: int) -> None:
+        nonlocal running
         if limit is not None and p >= limit:
             return
         if p < len(existing):
@@ -232,14 +249,26 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             done.set_result((existing[p], InstanceEntry.from_record(existing[p])))
             pending[p] = done
             return
-        index, visible = k + p * n, ctx.table.snapshot()
+        index, visible = k + p * n, empty if free else ctx.table.snapshot()
         seeds = seeder.seeds_for(index, visible) if seeder is not None else SeedSet(keywords=())
-        pending[p] = asyncio.ensure_future(producer.produce(index, seeds, visible))
+        pending[p] = task = asyncio.ensure_future(producer.produce(index, seeds, visible))
+        if free:
+            running += 1
+            task.add_done_callback(finished)
+
+    def top_up() -> None:
+        nonlocal next_p
+        while (not closed and running < lanes and next_p < p_next + 4 * lanes
+               and (limit is None or next_p < limit)):  # fmt: skip
+            start(next_p)
+            next_p += 1
 
     try:
-        for p in range(lanes):
-            start(p)
-        p_next = 0
+        if free:
+            top_up()
+        else:
+            for p in range(lanes):
+                start(p)
         stop = False
         while p_next in pending and not stop:
             await asyncio.wait([pending[p_next]])
@@ -264,8 +293,10 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             for p, _, entry in batch:  # one at a time: document p + L sees exactly documents <= p
                 ctx.table.add(entry)
                 _expand(seeder, entry)
-                if not reached:
+                if not reached and not free:
                     start(p + lanes)
+            if reached:
+                closed = True
             if fresh:
                 await shard.commit()
             for p, record, _ in batch:  # now durable: counted, reported
@@ -283,8 +314,11 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             if reached:
                 summary.stopped_by, stop = "target_tokens", True
             p_next += len(batch)
+            if free:
+                top_up()  # the lookahead bound moved
         summary.stopped_by = summary.stopped_by or "num_docs"
     finally:
+        closed = True
         for task in pending.values():
             task.cancel()
         await asyncio.gather(*pending.values(), return_exceptions=True)

@@ -77,3 +77,38 @@ def test_a_degenerate_answer_is_asked_again_once(tmp_path):
     assert len(model.calls) == 2  # one retry, then the record is written anyway
     assert records[0]["prov"]["fallbacks"][0]["action"] == "retry"
     assert summary.documents == 1
+
+
+def test_plain_template_starts_a_document_whenever_a_lane_frees(tmp_path):
+    """`template` reads no history: a slow first document does not hold the other lanes back
+    (the window would start document 2 only once document 0 is published)."""
+    started: list[int] = []
+
+    def delay(role, params):
+        started.append(len(started))
+        return 0.3 if len(started) == 1 else 0.0
+
+    model = ScriptedModel(delay=delay)
+    _, records = run(tmp_path / "free", model, method="template", num_docs=6, lanes=2)
+    first_prompt = prompts_of(model).index(next(p for p in prompts_of(model) if records[0]["seed"][0] in p))
+    assert [r["prov"]["doc_index"] for r in records] == list(range(6))  # still published in order
+    assert first_prompt == 5  # every other document finished while document 0 was slow
+    assert all(r["prov"]["conditioned_on"]["visible"] == 0 for r in records)  # it conditions on nothing
+
+    started.clear()
+    model = ScriptedModel(delay=delay)
+    _, records = run(tmp_path / "window", model, method="template_prior", num_docs=6, lanes=2)
+    first_prompt = prompts_of(model).index(next(p for p in prompts_of(model) if records[0]["seed"][0] in p))
+    assert first_prompt <= 1  # template_prior keeps the window: document 2 waits for document 0
+
+
+def test_plain_template_output_does_not_depend_on_lanes(tmp_path):
+    """Lanes only change how many calls overlap: every record is the same but for the config
+    fingerprint (lanes is part of the config)."""
+    outputs = []
+    for lanes in (1, 3, 8):
+        _, records = run(tmp_path / f"l{lanes}", ScriptedModel(), method="template", num_docs=7, lanes=lanes)
+        for record in records:
+            del record["prov"]["config_fingerprint"], record["provenance"]
+        outputs.append(records)
+    assert outputs[0] == outputs[1] == outputs[2]
