@@ -47,8 +47,10 @@ def bare_main(url: str, n: int, in_flight: int) -> None:
             async with gate:
                 await client.chat_completion(
                     [{"role": "user", "content": f"request {i}: write one paragraph about markets."}],
-                    model="canned", max_tokens=64, seed=i,
-                )  # fmt: skip
+                    model="canned",
+                    max_tokens=64,
+                    seed=i,
+                )
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
@@ -62,8 +64,9 @@ def bare_main(url: str, n: int, in_flight: int) -> None:
 def timed(cmd: list[str], env: dict) -> tuple[float, str, int]:
     """Wall seconds, stdout and peak RSS (KiB, of this child alone: GNU time's %M) of one process."""
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "RSS_KIB=%M", *cmd], env=env, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "RSS_KIB=%M", *cmd], env=env, capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])} ... failed:\n{done.stderr[-3000:]}")
@@ -74,14 +77,34 @@ def timed(cmd: list[str], env: dict) -> tuple[float, str, int]:
 def ours(url: str, method: str, n: int, lanes: int, out: Path, env: dict, extra: tuple[str, ...] = ()) -> dict:
     endpoint = json.dumps([{"url": url, "max_concurrency": lanes, "server_kind": "llamacpp"}])
     cmd = [
-        sys.executable, "-m", "metasynth_hf.cli", "generate", "--method", method, "--num-docs", str(n),
-        "--lanes", str(lanes), "--out", str(out), "--no-progress", "--set", f"conductor.endpoints={endpoint}",
-        "--set", "stop.max_turns=6", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "metasynth_hf.cli",
+        "generate",
+        "--method",
+        method,
+        "--num-docs",
+        str(n),
+        "--lanes",
+        str(lanes),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--set",
+        f"conductor.endpoints={endpoint}",
+        "--set",
+        "stop.max_turns=6",
+        *extra,
+    ]
     seconds, stdout, rss = timed(cmd, env)
     summary = json.loads((out / "summary-00000-of-00001.json").read_text())
-    return {"process_s": seconds, "generation_s": summary["wall_time_s"], "calls": summary["calls"],
-            "docs": summary["documents"], "rss_kib": rss}  # fmt: skip
+    return {
+        "process_s": seconds,
+        "generation_s": summary["wall_time_s"],
+        "calls": summary["calls"],
+        "docs": summary["documents"],
+        "rss_kib": rss,
+    }
 
 
 def main() -> None:
@@ -100,8 +123,9 @@ def main() -> None:
         bare_main(args.bare[0], int(args.bare[1]), int(args.bare[2]))
         return
     url = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([sys.executable, str(HERE / "canned_openai_server.py"), str(args.port),
-                               str(args.delay_ms)])  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "canned_openai_server.py"), str(args.port), str(args.delay_ms)]
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     rows = []
     try:
@@ -109,21 +133,27 @@ def main() -> None:
 
         wait_ready(url)
         print(f"server: {args.delay_ms:.0f} ms per request, any load; {args.docs} template documents")
-        print(f"{'method':>9} {'C':>4} {'bare r/s':>9} {'bare r/s (proc)':>15} {'ours doc/s':>10} "
-              f"{'ours doc/s (proc)':>17} {'ratio gen':>9} {'ratio proc':>10} {'peak RSS MiB':>12}")  # fmt: skip
+        print(
+            f"{'method':>9} {'C':>4} {'bare r/s':>9} {'bare r/s (proc)':>15} {'ours doc/s':>10} "
+            f"{'ours doc/s (proc)':>17} {'ratio gen':>9} {'ratio proc':>10} {'peak RSS MiB':>12}"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             for run_no, level in enumerate(args.levels):  # a level may repeat (to see the noise)
                 runs = [("template", "template", args.docs, ())]
                 if args.metasynth:  # with the default embedder (MiniLM: loading it and embedding are
                     # real per-run and per-document work) and with the hashing one (the scaffold alone)
-                    runs += [("metasynth", "metasynth", args.metasynth_docs, ()),
-                             ("ms-hash", "metasynth", args.metasynth_docs, ("--set", "instance_table.embedder=hashing"))]  # fmt: skip
+                    runs += [
+                        ("metasynth", "metasynth", args.metasynth_docs, ()),
+                        ("ms-hash", "metasynth", args.metasynth_docs, ("--set", "instance_table.embedder=hashing")),
+                    ]
                 for label, method, n, extra in runs:
                     mine = ours(url, method, n, level, Path(tmp) / f"{label}-{level}-{run_no}", env, extra)
                     calls = mine["calls"]
                     if args.no_bare:
-                        print(f"{label:>9} {level:>4} {mine['docs']} docs in {mine['process_s']:.1f} s, "
-                              f"peak RSS {mine['rss_kib'] / 1024:.0f} MiB")  # fmt: skip
+                        print(
+                            f"{label:>9} {level:>4} {mine['docs']} docs in {mine['process_s']:.1f} s, "
+                            f"peak RSS {mine['rss_kib'] / 1024:.0f} MiB"
+                        )
                         continue
                     bare_env = {k: v for k, v in env.items() if k != "HF_HUB_OFFLINE"}  # the bare client obeys it
                     seconds, stdout, _ = timed(
@@ -133,25 +163,44 @@ def main() -> None:
                     bare_rps, bare_proc = calls / bare_inner, calls / seconds
                     ours_rps, ours_proc = calls / mine["generation_s"], calls / mine["process_s"]
                     row = {
-                        "method": label, "in_flight": level, "docs": mine["docs"], "calls": calls,
-                        "bare_rps": round(bare_rps, 1), "bare_rps_process": round(bare_proc, 1),
+                        "method": label,
+                        "in_flight": level,
+                        "docs": mine["docs"],
+                        "calls": calls,
+                        "bare_rps": round(bare_rps, 1),
+                        "bare_rps_process": round(bare_proc, 1),
                         "ours_docs_per_s": round(mine["docs"] / mine["generation_s"], 1),
                         "ours_docs_per_s_process": round(mine["docs"] / mine["process_s"], 1),
                         "ratio_generation": round(ours_rps / bare_rps, 3),
                         "ratio_process": round(ours_proc / bare_proc, 3),
                         "peak_rss_mib": round(mine["rss_kib"] / 1024),
-                    }  # fmt: skip
+                    }
                     if args.distilabel and method == "template":
-                        peer_s, _, _ = timed([args.distilabel, str(HERE / "peer_distilabel.py"), url, str(n), str(level),
-                                              str(Path(tmp) / f"distilabel-{level}-{run_no}")], bare_env)  # fmt: skip
+                        peer_s, _, _ = timed(
+                            [
+                                args.distilabel,
+                                str(HERE / "peer_distilabel.py"),
+                                url,
+                                str(n),
+                                str(level),
+                                str(Path(tmp) / f"distilabel-{level}-{run_no}"),
+                            ],
+                            bare_env,
+                        )
                         row["distilabel_docs_per_s_process"] = round(n / peer_s, 1)
                         row["ratio_vs_distilabel"] = round(mine["docs"] / mine["process_s"] / (n / peer_s), 2)
                     rows.append(row)
-                    print(f"{label:>9} {level:>4} {bare_rps:>9.1f} {bare_proc:>15.1f} {row['ours_docs_per_s']:>10.1f} "
-                          f"{row['ours_docs_per_s_process']:>17.1f} {row['ratio_generation']:>9.2f} "
-                          f"{row['ratio_process']:>10.2f} {row['peak_rss_mib']:>12}"
-                          + (f"  distilabel {row['distilabel_docs_per_s_process']:.1f} doc/s (proc), ours "
-                             f"{row['ratio_vs_distilabel']:.2f}x" if "ratio_vs_distilabel" in row else ""))  # fmt: skip
+                    print(
+                        f"{label:>9} {level:>4} {bare_rps:>9.1f} {bare_proc:>15.1f} {row['ours_docs_per_s']:>10.1f} "
+                        f"{row['ours_docs_per_s_process']:>17.1f} {row['ratio_generation']:>9.2f} "
+                        f"{row['ratio_process']:>10.2f} {row['peak_rss_mib']:>12}"
+                        + (
+                            f"  distilabel {row['distilabel_docs_per_s_process']:.1f} doc/s (proc), ours "
+                            f"{row['ratio_vs_distilabel']:.2f}x"
+                            if "ratio_vs_distilabel" in row
+                            else ""
+                        )
+                    )
         print(
             "ratios are per request (a MetaSynth document is 11 calls; ms-hash: MetaSynth with the hashing "
             "instance-table embedder instead of MiniLM); JSON:",

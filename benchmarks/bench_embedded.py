@@ -89,8 +89,22 @@ def metasynth_rows(args, tmp: Path) -> list[tuple[str, dict]]:
 def template_rows(args, tmp: Path) -> list[tuple[str, float, int]]:
     """(label, wall seconds, documents): the CLI, then the same requests in a plain loop."""
     out = tmp / "template"
-    run = cli_run(ROOT, out, ["--domain", "finance", "--method", "template", "--num-docs", str(args.template_docs),
-                              "--set", "expert_sampling.max_tokens=160", "--lanes", "8"])  # fmt: skip
+    run = cli_run(
+        ROOT,
+        out,
+        [
+            "--domain",
+            "finance",
+            "--method",
+            "template",
+            "--num-docs",
+            str(args.template_docs),
+            "--set",
+            "expert_sampling.max_tokens=160",
+            "--lanes",
+            "8",
+        ],
+    )
     requests = asyncio.run(record_template_requests(args, tmp / "record"))
     from llama_cpp import Llama
 
@@ -107,8 +121,10 @@ def template_rows(args, tmp: Path) -> list[tuple[str, float, int]]:
             seed=params.seed,
         )
     loop_wall = time.perf_counter() - started
-    return [("metasynth generate --method template", run["wall_s"], args.template_docs),
-            ("sequential create_chat_completion loop", loop_wall, len(requests))]  # fmt: skip
+    return [
+        ("metasynth generate --method template", run["wall_s"], args.template_docs),
+        ("sequential create_chat_completion loop", loop_wall, len(requests)),
+    ]
 
 
 async def record_template_requests(args, out: Path) -> list:
@@ -129,8 +145,14 @@ async def record_template_requests(args, out: Path) -> list:
         async def aclose(self):
             return None
 
-    config = RunConfig(domain="finance", method="template", num_docs=args.template_docs, output_dir=out,
-                       expert_sampling={"max_tokens": 160}, lanes=8)  # fmt: skip
+    config = RunConfig(
+        domain="finance",
+        method="template",
+        num_docs=args.template_docs,
+        output_dir=out,
+        expert_sampling={"max_tokens": 160},
+        lanes=8,
+    )
     await generate(config, models={"writer": Recorder()})
     return seen
 
@@ -150,8 +172,10 @@ def main() -> None:
         for label, r in rows:
             ok, turns = r["first_try"]
             tokens = completion_tokens(r["summary"])
-            print(f"| {label} | {r['wall_s']:.1f} | {tokens} | {tokens / r['wall_s']:.1f} | "
-                  f"{ok}/{turns} ({ok / max(turns, 1):.0%}) | {base / r['wall_s']:.2f}x |")  # fmt: skip
+            print(
+                f"| {label} | {r['wall_s']:.1f} | {tokens} | {tokens / r['wall_s']:.1f} | "
+                f"{ok}/{turns} ({ok / max(turns, 1):.0%}) | {base / r['wall_s']:.2f}x |"
+            )
         trows = template_rows(args, Path(tmp))
         print(f"\nTemplate job, {args.template_docs} documents, whole process each (model load included)")
         print("| runner | wall s | docs | docs/s | ratio |")

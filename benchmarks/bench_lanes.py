@@ -16,8 +16,8 @@ fraction of earlier documents each document sees, and its blind spot (L - 1 docu
 its capacity: each call takes prefill + tokens x per-token time whatever else is in flight, up
 to `--capacity` (64) calls at once; beyond that calls queue. Its conductor finishes after 2 to
 6 turns, so documents differ in length as real ones do. It measures the scheduler, not a
-model: a real server slows down as its batch grows, so real speed-ups are lower. `local` runs the embedded SmolLM2 model; `endpoint` any
-OpenAI-compatible server (llama.cpp, TGI, vLLM).
+model: a real server slows down as its batch grows, so real speed-ups are lower. `local` runs
+the embedded SmolLM2 model; `endpoint` any OpenAI-compatible server (llama.cpp, TGI, vLLM).
 """
 
 from __future__ import annotations
@@ -113,28 +113,37 @@ def build_backend(args):
 
 
 async def one_setting(args, backend, lanes: int, out: Path) -> dict:
-    config = RunConfig.model_validate({
-        "num_docs": args.num_docs, "lanes": lanes, "output_dir": str(out), "method": args.method,
-        "target_words": 60, "stop": {"max_turns": 6},
-        "conductor_sampling": {"max_tokens": args.max_tokens, "temperature": 0.7},
-        "expert_sampling": {"max_tokens": args.max_tokens, "temperature": 0.8},
-        "instance_table": {"embedder": "hashing"},
-    })  # fmt: skip
+    config = RunConfig.model_validate(
+        {
+            "num_docs": args.num_docs,
+            "lanes": lanes,
+            "output_dir": str(out),
+            "method": args.method,
+            "target_words": 60,
+            "stop": {"max_turns": 6},
+            "conductor_sampling": {"max_tokens": args.max_tokens, "temperature": 0.7},
+            "expert_sampling": {"max_tokens": args.max_tokens, "temperature": 0.8},
+            "instance_table": {"embedder": "hashing"},
+        }
+    )
     finished: list[float] = []
     started = time.monotonic()
     summary = await generate(
-        config, models=SameModel(backend),
+        config,
+        models=SameModel(backend),
         on_record=lambda record, progress: finished.append(time.monotonic() - started),
-    )  # fmt: skip
+    )
     wall = time.monotonic() - started
     records = [json.loads(line) for line in Path(summary.output_file).read_text().splitlines()]
     seen = [json.loads(r["provenance"])["conditioned_on"]["visible"] / i for i, r in enumerate(records) if i]
     return {
-        "lanes": lanes, "docs": summary.documents, "wall_s": round(wall, 2),
+        "lanes": lanes,
+        "docs": summary.documents,
+        "wall_s": round(wall, 2),
         "docs_per_s": round(summary.documents / wall, 3),
         "mean_visible_fraction": round(sum(seen) / max(len(seen), 1), 3),
         "blind_spot_docs": lanes - 1,
-    }  # fmt: skip
+    }
 
 
 async def main(args) -> None:
@@ -149,8 +158,10 @@ async def main(args) -> None:
     base = rows[0]["docs_per_s"]
     print(f"backend={args.backend} method={args.method} docs={args.num_docs} max_tokens={args.max_tokens}")
     if args.backend == "sim":
-        print(f"sim server: latency independent of load up to {args.capacity} calls at once "
-              f"({args.prefill_ms:.0f} ms + {args.token_ms:.1f} ms/token); a real server slows as its batch grows")  # fmt: skip
+        print(
+            f"sim server: latency independent of load up to {args.capacity} calls at once "
+            f"({args.prefill_ms:.0f} ms + {args.token_ms:.1f} ms/token); a real server slows as its batch grows"
+        )
     print(f"{'lanes':>5} {'wall_s':>8} {'docs/s':>8} {'speedup':>8} {'effic.':>7} {'sees':>6} {'blind':>6}")
     for row in rows:
         speedup = row["docs_per_s"] / base

@@ -21,8 +21,23 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("liquidity", "hedging", "yield curve", "credit risk", "dividends", "inflation", "bond ladder",
-         "equity", "volatility", "leverage", "cash flow", "valuation", "audit", "tax lots", "options")  # fmt: skip
+WORDS = (
+    "liquidity",
+    "hedging",
+    "yield curve",
+    "credit risk",
+    "dividends",
+    "inflation",
+    "bond ladder",
+    "equity",
+    "volatility",
+    "leverage",
+    "cash flow",
+    "valuation",
+    "audit",
+    "tax lots",
+    "options",
+)
 
 
 def prompts(n: int) -> list[dict]:
@@ -31,7 +46,7 @@ def prompts(n: int) -> list[dict]:
         {
             "instruction": f"Write a new, self-contained finance document of about 120 words about: "
             f"{', '.join(rng.sample(WORDS, 3))}. Document {i}."
-        }  # fmt: skip
+        }
         for i in range(n)
     ]
 

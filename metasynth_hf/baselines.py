@@ -61,23 +61,26 @@ class TemplateProducer:
     ) -> tuple[Record, InstanceEntry]:
         ctx, cfg = self.ctx, self.ctx.config
         trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
-                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
         variables = self._variables(seeds, visible)
         messages = [{"role": "user", "content": ctx.prompts.render(self.template, **variables)}]
         text = ""
         for attempt in range(2):  # a weak model may answer nothing or loop: one more draw
-            raw = await caller(WRITER_ROLE, messages, cfg.expert_sampling, turn=1,
-                               attempt=attempt, bookkeeping=True)  # fmt: skip
+            raw = await caller(WRITER_ROLE, messages, cfg.expert_sampling, turn=1, attempt=attempt, bookkeeping=True)
             text = cap_words(clean_output(raw), cfg.stop.max_words)
             if not is_degenerate(text):
                 break
             trace.fallback(1, "empty or degenerate output; asked again", raw=raw, action="retry")
         topic = (seeds.documents[0].topic or "") if seeds.documents else ""
         entry = InstanceEntry(
-            index=index, id=cfg.doc_id(index), topic=topic, category="",
-            summary=excerpt(text, 300), seed_ids=tuple(seeds.ids), text=text,
-        )  # fmt: skip
+            index=index,
+            id=cfg.doc_id(index),
+            topic=topic,
+            category="",
+            summary=excerpt(text, 300),
+            seed_ids=tuple(seeds.ids),
+            text=text,
+        )
         prov = {
             **ctx.base_provenance(index, visible),
             **trace.provenance(),
@@ -91,8 +94,13 @@ class TemplateProducer:
             "instance": entry.instance_fields(),
         }
         record = Record(
-            id=entry.id, text=text, domain=ctx.domain.name, method=self.method,
-            seed=list(seeds.ids), topic=topic, num_tokens=ctx.count_tokens(text),
+            id=entry.id,
+            text=text,
+            domain=ctx.domain.name,
+            method=self.method,
+            seed=list(seeds.ids),
+            topic=topic,
+            num_tokens=ctx.count_tokens(text),
             provenance=dump_provenance(prov),
-        )  # fmt: skip
+        )
         return record, entry

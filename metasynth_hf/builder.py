@@ -40,11 +40,31 @@ logger = logging.getLogger(__name__)
 
 #: RunConfig fields the builder config exposes one to one (None = RunConfig's default).
 RUN_FIELDS = (
-    "domain", "method", "seeds", "num_docs", "target_tokens", "lanes", "seed", "target_words",
-    "stop", "memory", "instance_table", "expert_set", "required_experts", "conductor", "experts",
-    "conductor_sampling", "expert_sampling", "baseline", "instruct", "tokenizer", "prompts_dir",
-    "cache_path", "shard_index", "num_shards",
-)  # fmt: skip
+    "domain",
+    "method",
+    "seeds",
+    "num_docs",
+    "target_tokens",
+    "lanes",
+    "seed",
+    "target_words",
+    "stop",
+    "memory",
+    "instance_table",
+    "expert_set",
+    "required_experts",
+    "conductor",
+    "experts",
+    "conductor_sampling",
+    "expert_sampling",
+    "baseline",
+    "instruct",
+    "tokenizer",
+    "prompts_dir",
+    "cache_path",
+    "shard_index",
+    "num_shards",
+)
 
 
 @dataclasses.dataclass
@@ -119,21 +139,36 @@ def _default_configs() -> list[MetaSynthConfig]:
     for domain in ("finance", "biomedicine"):
         for method in ("template", "template_prior"):
             configs.append(
-                MetaSynthConfig(name=f"{domain}-{method}", domain=domain, method=method,
-                                description=f"Template baseline {method}, {domain}.")
-            )  # fmt: skip
+                MetaSynthConfig(
+                    name=f"{domain}-{method}",
+                    domain=domain,
+                    method=method,
+                    description=f"Template baseline {method}, {domain}.",
+                )
+            )
         configs.append(
-            MetaSynthConfig(name=f"{domain}-topic-aware", domain=domain,
-                            description=f"MetaSynth with topic-aware seeds ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.")
-        )  # fmt: skip
+            MetaSynthConfig(
+                name=f"{domain}-topic-aware",
+                domain=domain,
+                description=f"MetaSynth with topic-aware seeds ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.",
+            )
+        )
         configs.append(
-            MetaSynthConfig(name=f"{domain}-template_icl", domain=domain, method="template_icl",
-                            description=f"Template + real in-context exemplars ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.")
-        )  # fmt: skip
+            MetaSynthConfig(
+                name=f"{domain}-template_icl",
+                domain=domain,
+                method="template_icl",
+                description=f"Template + real in-context exemplars ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.",
+            )
+        )
         configs.append(
-            MetaSynthConfig(name=f"{domain}-instruct", domain=domain, method="instruct",
-                            description=f"MetaSynth-Instruct ({domain}): pass instruct={{source: <generated corpus dir>}}.")
-        )  # fmt: skip
+            MetaSynthConfig(
+                name=f"{domain}-instruct",
+                domain=domain,
+                method="instruct",
+                description=f"MetaSynth-Instruct ({domain}): pass instruct={{source: <generated corpus dir>}}.",
+            )
+        )
     return configs
 
 
@@ -193,8 +228,10 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
             from metasynth_hf.scaffold.prompts import PromptSet
 
             run = self.config.run_config()
-            extra = json.dumps({"clean": self.config.clean, "stats": self.config.stats,
-                                "compute_stats": self.config.compute_stats}, sort_keys=True)  # fmt: skip
+            extra = json.dumps(
+                {"clean": self.config.clean, "stats": self.config.stats, "compute_stats": self.config.compute_stats},
+                sort_keys=True,
+            )
             base = fingerprint(run, PromptSet(run.prompts_dir).hash)
             self._run_fingerprint = hashlib.sha256(f"{base}|{extra}".encode()).hexdigest()[:16]
         return self._run_fingerprint

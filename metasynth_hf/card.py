@@ -146,10 +146,12 @@ def agency_rows(agency: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         ("turns the conductor decided", cells["conductor_turns"]),
         ("turns the scaffold decided, by reason", cells["scaffold_turns"]),
-        ("expert calls with the conductor's own instructions",
-         f"{cells['instructions']} ({cells['instruction_share']}; bookkeeping calls included)"),
+        (
+            "expert calls with the conductor's own instructions",
+            f"{cells['instructions']} ({cells['instruction_share']}; bookkeeping calls included)",
+        ),
         ("loops ended by", cells["final_by"]),
-    ]  # fmt: skip
+    ]
 
 
 def _headline_metrics(reports: Mapping[str, dict], main: str | None) -> dict[str, float]:
@@ -195,7 +197,7 @@ def build_card(
             "tokens": sum(counts),
             "cleaning": dict(cleaning or {}),
             **({"agency": dict(facts["agency"])} if facts.get("agency") else {}),
-        },  # fmt: skip
+        },
         diversity=headline,
     )
     return DatasetCard.from_template(
@@ -238,3 +240,10 @@ def build_card(
 def load_reports(path: Path) -> dict[str, dict]:
     data = json.loads(path.read_text(encoding="utf-8"))
     return data if all(isinstance(v, dict) and "metrics" in v for v in data.values()) else {}
+
+
+def card_section(results_text: str) -> str:
+    """A results file (e.g. `metasynth compare`'s) as a section of a dataset card: every
+    heading one level down, so it nests under the card's own headings."""
+    lines = results_text.splitlines()
+    return "\n".join("#" + ln if ln.startswith("#") else ln for ln in lines) + "\n"

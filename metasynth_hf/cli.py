@@ -104,8 +104,10 @@ def os_error_line(exc: OSError) -> str:
 
     where = f" ({exc.filename})" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"no space left on the device{where}; finished work is kept: free some space, then "
-                "rerun the same command to resume")  # fmt: skip
+        return (
+            f"no space left on the device{where}; finished work is kept: free some space, then "
+            "rerun the same command to resume"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{exc.strerror}{where}; choose a writable --out or fix the folder's permissions"
     return f"{exc.strerror or exc}{where}; check the path and rerun (finished work is kept)"
@@ -139,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     except ImportError as exc:  # a broken or partial install of an optional package
-        print(f"metasynth {args.command}: error: {exc}; reinstall it, e.g. pip install 'metasynth-hf[all]'",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"metasynth {args.command}: error: {exc}; reinstall it, e.g. pip install 'metasynth-hf[all]'",
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:  # the environment: a full disk, a read-only or missing folder
         print(f"metasynth {args.command}: error: {os_error_line(exc)}", file=sys.stderr)

@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from metasynth_hf.config_io import StrictConfig
 from metasynth_hf.llm.config import ModelConfig
 from metasynth_hf.seeds.config import SeedsConfig
 
@@ -49,11 +50,7 @@ DEFAULT_EXPERTS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CustomDomain(_Strict):
+class CustomDomain(StrictConfig):
     """A domain that is not shipped: what it is about and where its keywords are."""
 
     name: str
@@ -62,7 +59,7 @@ class CustomDomain(_Strict):
     persona_hints: tuple[str, ...] = ()
 
 
-class StopConfig(_Strict):
+class StopConfig(StrictConfig):
     """When a document is done, whether or not the conductor said FINAL."""
 
     max_turns: int = Field(8, ge=1, description="Conductor turns per document.")
@@ -74,7 +71,7 @@ class StopConfig(_Strict):
     )
 
 
-class MemoryConfig(_Strict):
+class MemoryConfig(StrictConfig):
     """The conductor's message history within one document."""
 
     max_tokens: int = Field(3000, ge=200, description="History budget (approximate tokens).")
@@ -83,7 +80,7 @@ class MemoryConfig(_Strict):
     )
 
 
-class InstanceTableConfig(_Strict):
+class InstanceTableConfig(StrictConfig):
     """How much of the instance table each document is conditioned on."""
 
     max_entries: int = Field(12, ge=1, description="Entries shown to the conductor at most.")
@@ -94,7 +91,7 @@ class InstanceTableConfig(_Strict):
     )
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(StrictConfig):
     """Sampling of one kind of call (the per-call seed is derived, never configured)."""
 
     max_tokens: int = Field(512, ge=1, description="Tokens per call at most.")
@@ -116,7 +113,7 @@ class ExpertSampling(SamplingConfig):
     temperature: float = Field(0.9, ge=0)
 
 
-class BaselineConfig(_Strict):
+class BaselineConfig(StrictConfig):
     """The template baselines' knobs (template_prior and template_icl)."""
 
     prior_docs: int = Field(3, ge=1, description="template_prior: earlier documents shown.")
@@ -124,7 +121,7 @@ class BaselineConfig(_Strict):
     excerpt_chars: int = Field(1200, ge=100, description="Characters kept per shown document.")
 
 
-class InstructConfig(_Strict):
+class InstructConfig(StrictConfig):
     """MetaSynth-Instruct: turning synthetic documents into evolved instructions."""
 
     source: str | None = Field(
@@ -136,7 +133,7 @@ class InstructConfig(_Strict):
     document_chars: int = Field(2500, ge=200, description="Characters of the source shown.")
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictConfig):
     """One generation run (or one shard of it)."""
 
     domain: str | CustomDomain = Field("finance", description="Shipped name or a custom domain.")
@@ -255,10 +252,17 @@ def fingerprint_fields(
     data = config.model_dump(
         mode="json",
         exclude={
-            "num_docs", "target_tokens", "output_dir", "cache_path", "shard_index",
-            "prompts_dir", "conductor", "experts", "stop",
+            "num_docs",
+            "target_tokens",
+            "output_dir",
+            "cache_path",
+            "shard_index",
+            "prompts_dir",
+            "conductor",
+            "experts",
+            "stop",
         },
-    )  # fmt: skip
+    )
     data["stop"] = config.stop.model_dump(mode="json", exclude={"strict_final"})
     served = served or {}
     data["conductor_model"] = _model_identity(config.conductor, served.get("conductor"))

@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from metasynth_hf.errors import ConfigError
+
+
+class StrictConfig(BaseModel):
+    """The one base of every config section: an unknown key is an error (a typo never passes
+    silently), and a validated config cannot change under the run that fingerprinted it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -32,10 +32,13 @@ def local_corpus_files(path: str | Path) -> tuple[str, list[str]]:
         if files:
             return BUILDER_BY_SUFFIX[files[0].suffix], [str(p) for p in files]
     found = sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name not in NOT_DATA
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.name not in NOT_DATA
         and not SKIPPED_DIRS & set(p.relative_to(path).parts[:-1])
-    )  # fmt: skip
+    )
     for suffix in (".parquet", ".arrow", ".jsonl", ".json"):
         files = [p for p in found if p.suffix == suffix]
         if files:

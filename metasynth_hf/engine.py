@@ -139,9 +139,10 @@ async def generate(
     prompts = PromptSet(config.prompts_dir)
     fp = fingerprint(config, prompts.hash)
     table = InstanceTable(
-        config.instance_table, text_horizon=config.lanes + config.baseline.prior_docs + 1,
+        config.instance_table,
+        text_horizon=config.lanes + config.baseline.prior_docs + 1,
         keep_summaries=config.method in ("metasynth", "instruct"),  # their conductors read old summaries
-    )  # fmt: skip
+    )
     ctx = RunContext(config, prompts, {}, None, table, fp, len)
     own_seeder = seeder is None  # a caller's seeder may read history: keep the window for it
     producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
@@ -258,8 +259,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
 
     def top_up() -> None:
         nonlocal next_p
-        while (not closed and running < lanes and next_p < p_next + 4 * lanes
-               and (limit is None or next_p < limit)):  # fmt: skip
+        while not closed and running < lanes and next_p < p_next + 4 * lanes and (limit is None or next_p < limit):
             start(next_p)
             next_p += 1
 
@@ -309,8 +309,18 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
                 _account(summary, statuses, agency, record, is_new)
                 if on_record is not None:
                     elapsed = time.monotonic() - started
-                    on_record(record, Progress(summary.documents, limit, summary.tokens, target,
-                                               summary.generated, generated_tokens, elapsed))  # fmt: skip
+                    on_record(
+                        record,
+                        Progress(
+                            summary.documents,
+                            limit,
+                            summary.tokens,
+                            target,
+                            summary.generated,
+                            generated_tokens,
+                            elapsed,
+                        ),
+                    )
             if reached:
                 summary.stopped_by, stop = "target_tokens", True
             p_next += len(batch)

@@ -22,7 +22,7 @@ from huggingface_hub import HfApi, get_token
 from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 from huggingface_hub.utils import validate_repo_id
 
-from metasynth_hf.card import build_card, load_reports
+from metasynth_hf.card import build_card, card_section, load_reports
 from metasynth_hf.config import DEFAULT_REQUIRED
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.scaffold.agency import merge_totals
@@ -124,8 +124,6 @@ def comparison_section(results: Path, staging: Path) -> str:
     Image links are resolved against the results file and rewritten to the staged copies, so
     the card shows them on the Hub; an image that is not there is named in the error.
     """
-    from metasynth_hf.experiments.results import card_section
-
     if not results.is_file():
         raise ConfigError(f"--results {results} does not exist; run `metasynth compare` first")
     text = results.read_text(encoding="utf-8")
@@ -172,8 +170,14 @@ def corpus_records(out_dir: Path) -> list:
     return merged_records([out_dir])
 
 
-def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: str | None = None,
-          stats_dir: str | Path | None = None, results: str | Path | None = None) -> Path:  # fmt: skip
+def stage(
+    out_dir: str | Path,
+    staging: str | Path | None = None,
+    *,
+    repo_id: str | None = None,
+    stats_dir: str | Path | None = None,
+    results: str | Path | None = None,
+) -> Path:
     """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots.
 
     `results` (a `metasynth compare` markdown file) adds the comparison to the card.
@@ -203,9 +207,15 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
         cleaning = {}
         if (out_dir / "clean_report.json").is_file():
             cleaning = json.loads((out_dir / "clean_report.json").read_text()).get("removed_by_rule", {})
-        card = build_card(gather_facts(out_dir), [r.num_tokens for r in records], reports=reports,
-                          plots=plots, cleaning=cleaning, repo_id=repo_id,
-                          comparison=comparison)  # fmt: skip
+        card = build_card(
+            gather_facts(out_dir),
+            [r.num_tokens for r in records],
+            reports=reports,
+            plots=plots,
+            cleaning=cleaning,
+            repo_id=repo_id,
+            comparison=comparison,
+        )
         card.save(str(staging / "README.md"))
     except OSError as exc:
         hint = "the disk is full; free space or use --staging-dir" if exc.errno == errno.ENOSPC else str(exc)
@@ -213,9 +223,16 @@ def stage(out_dir: str | Path, staging: str | Path | None = None, *, repo_id: st
     return staging
 
 
-def push(out_dir: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
-         staging: str | Path | None = None, stats_dir: str | Path | None = None,
-         results: str | Path | None = None) -> str:  # fmt: skip
+def push(
+    out_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    staging: str | Path | None = None,
+    stats_dir: str | Path | None = None,
+    results: str | Path | None = None,
+) -> str:
     """Stage, then upload data first and the card last. Returns the dataset URL."""
     check_repo_id(repo_id)
     token = require_token(token)
@@ -223,10 +240,20 @@ def push(out_dir: str | Path, repo_id: str, *, private: bool = False, token: str
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                          allow_patterns=UPLOAD_PATTERNS, commit_message="Upload MetaSynth corpus")  # fmt: skip
-        api.upload_file(path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md",
-                        repo_id=repo_id, repo_type="dataset", commit_message="Add dataset card")  # fmt: skip
+        api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            allow_patterns=UPLOAD_PATTERNS,
+            commit_message="Upload MetaSynth corpus",
+        )
+        api.upload_file(
+            path_or_fileobj=str(folder / "README.md"),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            repo_type="dataset",
+            commit_message="Add dataset card",
+        )
     except OfflineModeIsEnabled as exc:
         raise MetaSynthError(
             f"HF_HUB_OFFLINE is set, so nothing was uploaded; the upload is staged in {folder}. "

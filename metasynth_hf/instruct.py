@@ -112,8 +112,7 @@ class InstructProducer:
         ctx, cfg = self.ctx, self.ctx.config
         source = seeds.documents[0]
         trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
-                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
         shown = ctx.table.relevant(visible, source.text[:500])
         loop = self._loop(index, source, shown, caller, trace)
         ws = Workspace()
@@ -126,24 +125,41 @@ class InstructProducer:
             )
         turn = outcome.turns + 1
         if not ws.artifacts.get("instruction"):
-            await loop.call_expert(ws, loop.fixed_turn("question_editor"), turn=turn,
-                                   source="rescue", bookkeeping=True)  # fmt: skip
+            await loop.call_expert(
+                ws, loop.fixed_turn("question_editor"), turn=turn, source="rescue", bookkeeping=True
+            )
         instruction = ws.artifacts.get("instruction", "")
         response = ""
-        answer_ws = Workspace(artifacts={
-            "instruction": instruction, "material": ws.artifacts.get("material") or ws.artifacts["document"]})  # fmt: skip
+        answer_ws = Workspace(
+            artifacts={
+                "instruction": instruction,
+                "material": ws.artifacts.get("material") or ws.artifacts["document"],
+            }
+        )
         for attempt in range(2):
             if not instruction:
                 break
-            response = await loop.call_expert(answer_ws, loop.fixed_turn(RESPONDER), turn=turn,
-                                              source="bookkeeping", bookkeeping=True, attempt=attempt)  # fmt: skip
+            response = await loop.call_expert(
+                answer_ws,
+                loop.fixed_turn(RESPONDER),
+                turn=turn,
+                source="bookkeeping",
+                bookkeeping=True,
+                attempt=attempt,
+            )
             if not is_degenerate(response):
                 break
             trace.fallback(turn, "empty or degenerate response; asked again", raw=response, action="retry")
         text = ctx.prompts.render("instruct/render", instruction=instruction, response=response)
-        entry = InstanceEntry(index=index, id=cfg.doc_id(index), topic=source.topic or "",
-                              category="instruction", summary=excerpt(instruction, 300),
-                              seed_ids=(source.id,), text=text)  # fmt: skip
+        entry = InstanceEntry(
+            index=index,
+            id=cfg.doc_id(index),
+            topic=source.topic or "",
+            category="instruction",
+            summary=excerpt(instruction, 300),
+            seed_ids=(source.id,),
+            text=text,
+        )
         prov = {
             **ctx.base_provenance(index, visible),
             **trace.provenance(),
@@ -158,39 +174,71 @@ class InstructProducer:
             "instance": entry.instance_fields(),
         }
         record = Record(
-            id=entry.id, text=text, domain=ctx.domain.name, method="instruct", seed=[source.id],
-            topic=source.topic or "", num_tokens=ctx.count_tokens(text),
-            provenance=dump_provenance(prov), instruction=instruction, response=response,
-        )  # fmt: skip
+            id=entry.id,
+            text=text,
+            domain=ctx.domain.name,
+            method="instruct",
+            seed=[source.id],
+            topic=source.topic or "",
+            num_tokens=ctx.count_tokens(text),
+            provenance=dump_provenance(prov),
+            instruction=instruction,
+            response=response,
+        )
         return record, entry
 
     def _loop(self, index, source, shown, caller, trace) -> ConductorLoop:
         ctx, cfg = self.ctx, self.ctx.config
-        role_vars = {"domain": ctx.domain.name, "domain_description": ctx.domain.description,
-                     "persona": ctx.persona(index), "target_words": cfg.target_words}  # fmt: skip
+        role_vars = {
+            "domain": ctx.domain.name,
+            "domain_description": ctx.domain.description,
+            "persona": ctx.persona(index),
+            "target_words": cfg.target_words,
+        }
         call, final = examples(list(self.experts), list(self.artifacts))
         system = ctx.prompts.render(
-            "instruct/system", experts=list(self.experts.values()), artifacts=self.artifacts,
-            rounds=cfg.instruct.rounds, max_turns=cfg.instruct.max_turns,
-            json_example_call=call, json_example_final=final, **role_vars,
-        )  # fmt: skip
-        task = ctx.prompts.render(
-            "instruct/task", doc_id=source.id, topic=source.topic,
-            document=excerpt(source.text, cfg.instruct.document_chars),
-            earlier=[e.summary for e in shown], rounds=cfg.instruct.rounds,
-        )  # fmt: skip
-        spec = LoopSpec(
-            self.experts, self.artifacts, system, task, role_vars,
-            fixed_order=self.fixed_order, required=self.required,
-            final_artifact="instruction", final_writer="question_editor",
-            extra_experts={RESPONDER: self.responder},
-        )  # fmt: skip
-        memory = ConductorMemory(
-            system, task, cfg.memory.max_tokens,
-            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
-        )  # fmt: skip
-        return ConductorLoop(
-            spec, ctx.prompts, caller, trace, memory,
-            conductor_sampling=cfg.conductor_sampling, expert_sampling=cfg.expert_sampling,
+            "instruct/system",
+            experts=list(self.experts.values()),
+            artifacts=self.artifacts,
+            rounds=cfg.instruct.rounds,
             max_turns=cfg.instruct.max_turns,
-        )  # fmt: skip
+            json_example_call=call,
+            json_example_final=final,
+            **role_vars,
+        )
+        task = ctx.prompts.render(
+            "instruct/task",
+            doc_id=source.id,
+            topic=source.topic,
+            document=excerpt(source.text, cfg.instruct.document_chars),
+            earlier=[e.summary for e in shown],
+            rounds=cfg.instruct.rounds,
+        )
+        spec = LoopSpec(
+            self.experts,
+            self.artifacts,
+            system,
+            task,
+            role_vars,
+            fixed_order=self.fixed_order,
+            required=self.required,
+            final_artifact="instruction",
+            final_writer="question_editor",
+            extra_experts={RESPONDER: self.responder},
+        )
+        memory = ConductorMemory(
+            system,
+            task,
+            cfg.memory.max_tokens,
+            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
+        )
+        return ConductorLoop(
+            spec,
+            ctx.prompts,
+            caller,
+            trace,
+            memory,
+            conductor_sampling=cfg.conductor_sampling,
+            expert_sampling=cfg.expert_sampling,
+            max_turns=cfg.instruct.max_turns,
+        )

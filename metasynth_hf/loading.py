@@ -50,10 +50,13 @@ def import_builder_class(path: str | Path) -> type[datasets.DatasetBuilder]:
             del sys.modules[module_name]
             raise
     found = [
-        obj for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, datasets.DatasetBuilder)
-        and obj.__module__ == module_name and not inspect.isabstract(obj)
-    ]  # fmt: skip
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, datasets.DatasetBuilder)
+        and obj.__module__ == module_name
+        and not inspect.isabstract(obj)
+    ]
     if not found:
         raise ConfigError(f"{script} defines no datasets.DatasetBuilder subclass")
     return found[-1]

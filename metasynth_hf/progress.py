@@ -71,8 +71,9 @@ class GenerationProgress:
         self.desc = desc or f"{config.method} shard {config.shard_index}/{config.num_shards}"
         self.logger = logger
         self.meter: UsageMeter | None = None
-        self.bar = tqdm(total=total, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5,
-                        desc=self.desc)  # fmt: skip
+        self.bar = tqdm(
+            total=total, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, delay=0.5, desc=self.desc
+        )
         self.enabled = not self.bar.disable  # datasets' tqdm is off when its bars are disabled
 
     def __call__(self, record, progress) -> None:
@@ -83,9 +84,14 @@ class GenerationProgress:
             calls = self.meter.total.calls if self.meter is not None else "?"
             self.logger.info(
                 "%s: %d%s documents (%d made here, %d tokens) in %s; %s model calls",
-                self.desc, progress.published, total, progress.generated, progress.tokens,
-                duration(progress.elapsed_s), calls,
-            )  # fmt: skip
+                self.desc,
+                progress.published,
+                total,
+                progress.generated,
+                progress.tokens,
+                duration(progress.elapsed_s),
+                calls,
+            )
 
     def eta_s(self, meter) -> float | None:
         """Seconds left, from the calls answered so far: known before the first document ends."""

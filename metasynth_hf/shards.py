@@ -32,11 +32,18 @@ def record_features():
     list_type = getattr(datasets, "List", None) or datasets.Sequence
     return datasets.Features(
         {
-            "id": string, "text": string, "domain": string, "method": string,
-            "seed": list_type(string), "topic": string, "num_tokens": datasets.Value("int64"),
-            "provenance": string, "instruction": string, "response": string,
+            "id": string,
+            "text": string,
+            "domain": string,
+            "method": string,
+            "seed": list_type(string),
+            "topic": string,
+            "num_tokens": datasets.Value("int64"),
+            "provenance": string,
+            "instruction": string,
+            "response": string,
         }
-    )  # fmt: skip
+    )
 
 
 def record_schema():
@@ -46,11 +53,20 @@ def record_schema():
     import pyarrow as pa
 
     string = pa.string()
-    return pa.schema([
-        ("id", string), ("text", string), ("domain", string), ("method", string), ("seed", pa.list_(string)),
-        ("topic", string), ("num_tokens", pa.int64()), ("provenance", string), ("instruction", string),
-        ("response", string),
-    ])  # fmt: skip
+    return pa.schema(
+        [
+            ("id", string),
+            ("text", string),
+            ("domain", string),
+            ("method", string),
+            ("seed", pa.list_(string)),
+            ("topic", string),
+            ("num_tokens", pa.int64()),
+            ("provenance", string),
+            ("instruction", string),
+            ("response", string),
+        ]
+    )
 
 
 def read_fingerprint(out_dir: Path) -> str:

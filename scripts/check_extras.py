@@ -25,13 +25,27 @@ FEATURES: dict[str, list[str]] = {
 #: third-party modules each extra's features import only inside functions, or need at run time.
 RUNTIME_IMPORTS: dict[str, list[str]] = {
     "local": ["llama_cpp", "llama_cpp.llama_chat_format", "llama_cpp.llama_grammar"],
-    "local,metrics": ["llama_cpp", "torch", "transformers", "gguf", "accelerate", "sentence_transformers", "faiss",
-                      "matplotlib", "scipy", "evaluate", "sklearn", "rapidfuzz", "threadpoolctl", "pandas"],
+    "local,metrics": [
+        "llama_cpp",
+        "torch",
+        "transformers",
+        "gguf",
+        "accelerate",
+        "sentence_transformers",
+        "faiss",
+        "matplotlib",
+        "scipy",
+        "evaluate",
+        "sklearn",
+        "rapidfuzz",
+        "threadpoolctl",
+        "pandas",
+    ],
     "metrics": ["torch", "transformers", "gguf", "accelerate", "sentence_transformers", "faiss", "scipy"],
     "clean": ["datasketch", "pycld2", "py3langid"],
     "train": ["torch", "transformers", "gguf", "trl", "accelerate", "deepspeed", "peft"],
     "eval": ["lm_eval"],
-}  # fmt: skip
+}
 
 
 def main(extras: str) -> int:

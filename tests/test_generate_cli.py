@@ -39,10 +39,21 @@ def test_flags_override_the_yaml_file(tmp_path):
 
 
 def test_shard_endpoint_and_set_flags():
-    config = config_of([
-        "--num-docs", "8", "--shard", "1/4", "--endpoint", "http://a:8080", "--endpoint", "http://b:8080/v1",
-        "--set", "stop.max_words=300", "--strict-final",
-    ])  # fmt: skip
+    config = config_of(
+        [
+            "--num-docs",
+            "8",
+            "--shard",
+            "1/4",
+            "--endpoint",
+            "http://a:8080",
+            "--endpoint",
+            "http://b:8080/v1",
+            "--set",
+            "stop.max_words=300",
+            "--strict-final",
+        ]
+    )
     assert (config.shard_index, config.num_shards) == (1, 4)
     assert [e.url for e in config.conductor.endpoints] == ["http://a:8080", "http://b:8080"]
     assert config.experts is None and config.expert_model == config.conductor
@@ -137,10 +148,24 @@ def test_kill_9_mid_document_then_rerun_gives_the_uninterrupted_corpus(llama_ser
     import sqlite3
 
     base = [
-        "--method", "metasynth", "--endpoint", llama_server.url, "--lanes", "2", "--num-docs", "3",
-        "--set", "expert_set=[domain_expert,summarizer]", "--set", "stop.max_turns=2",
-        "--set", "conductor_sampling.max_tokens=64", "--set", "memory.summarize_with=digest", *SMALL,
-    ]  # fmt: skip
+        "--method",
+        "metasynth",
+        "--endpoint",
+        llama_server.url,
+        "--lanes",
+        "2",
+        "--num-docs",
+        "3",
+        "--set",
+        "expert_set=[domain_expert,summarizer]",
+        "--set",
+        "stop.max_turns=2",
+        "--set",
+        "conductor_sampling.max_tokens=64",
+        "--set",
+        "memory.summarize_with=digest",
+        *SMALL,
+    ]
     killed, cache = tmp_path / "killed", tmp_path / "killed-cache.sqlite"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "metasynth_hf.cli", "generate", *base, "--out", str(killed), "--cache", str(cache)]
@@ -190,8 +215,20 @@ def test_progress_shows_calls_in_flight_before_the_first_document(llama_server, 
 
     # the reachability probe passes at once; the call (and its server-kind probes) is slow
     with FaultProxy(llama_server.url, [("pass",)] + [("slow", 1.5)] * 4) as proxy:
-        done = cli("--method", "template", "--endpoint", proxy.url, "--out", str(tmp_path), "--num-docs", "1",
-                   "--set", "expert_sampling.max_tokens=8", "--set", "conductor.retry.max_attempts=1")  # fmt: skip
+        done = cli(
+            "--method",
+            "template",
+            "--endpoint",
+            proxy.url,
+            "--out",
+            str(tmp_path),
+            "--num-docs",
+            "1",
+            "--set",
+            "expert_sampling.max_tokens=8",
+            "--set",
+            "conductor.retry.max_attempts=1",
+        )
     before_first = done.stderr.split("1/1")[0]
     assert "calls 0 (+1 running)" in before_first, done.stderr[-2000:]
 
@@ -200,8 +237,20 @@ def test_a_closed_port_fails_within_seconds_with_one_line(tmp_path, capsys):
     from tests.support.fault_proxy import free_port
 
     started = time.monotonic()
-    code = main(["generate", "--method", "template", "--num-docs", "1", "--no-progress", "--out", str(tmp_path),
-                 "--endpoint", f"http://127.0.0.1:{free_port()}"])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--method",
+            "template",
+            "--num-docs",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+            "--endpoint",
+            f"http://127.0.0.1:{free_port()}",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and time.monotonic() - started < 15
     assert len(err) == 1 and "no endpoint accepts connections" in err[0] and "start the server" in err[0]
@@ -254,16 +303,32 @@ def test_the_closing_lines_report_how_much_the_conductor_decided():
     from metasynth_hf.commands.generate import closing_summary
 
     config = config_of(["--num-docs", "2", "--out", "corpus/x"])
-    agency = {"documents": 2, "conductor_turns": 3, "scaffold_turns": 7, "conductor_instructions": 2,
-              "expert_calls": 12, "final_by": {"max_turns": 2}, "scaffold_reasons": {"unparseable": 7},
-              "conductor_turn_share": 0.3, "conductor_instruction_share": 0.1667}  # fmt: skip
-    summary = {"documents": 2, "tokens": 900, "resumed": 0, "wall_time_s": 75.0, "calls": 30,
-               "cache_hits": 0, "agency": agency}  # fmt: skip
+    agency = {
+        "documents": 2,
+        "conductor_turns": 3,
+        "scaffold_turns": 7,
+        "conductor_instructions": 2,
+        "expert_calls": 12,
+        "final_by": {"max_turns": 2},
+        "scaffold_reasons": {"unparseable": 7},
+        "conductor_turn_share": 0.3,
+        "conductor_instruction_share": 0.1667,
+    }
+    summary = {
+        "documents": 2,
+        "tokens": 900,
+        "resumed": 0,
+        "wall_time_s": 75.0,
+        "calls": 30,
+        "cache_hits": 0,
+        "agency": agency,
+    }
     text = closing_summary(config, summary, "corpus/x/data/*.parquet", stats=True)
     assert "Made 2 metasynth documents (900 tokens) in 1 min 15 s" in text
     assert "the conductor decided 30% of its turns (3 of 10)" in text
     assert "instructions of 17% of expert calls (2 of 12)" in text and "ended 0 of 2 loops itself" in text
     assert "Next: metasynth stats corpus/x" in text
-    template = closing_summary(config_of(["--method", "template", "--num-docs", "1"]),
-                               {**summary, "agency": {}}, None, stats=False)  # fmt: skip
+    template = closing_summary(
+        config_of(["--method", "template", "--num-docs", "1"]), {**summary, "agency": {}}, None, stats=False
+    )
     assert "conductor" not in template.split("Next:")[0]

@@ -78,15 +78,30 @@ def test_a_slurm_like_array_into_one_folder_then_merge(tmp_path):
     out = tmp_path / "data"
     text = "Margin calls rose as the clearing house revised haircuts on sovereign collateral. " * 3
     with StubServer("stub", text, delay_s=0.2) as server:
-        cmd = [sys.executable, "-m", "metasynth_hf.cli", "generate", "--method", "template", "--num-docs", "12",
-               "--endpoint", server.url, "--out", str(out), "--no-progress"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "metasynth_hf.cli",
+            "generate",
+            "--method",
+            "template",
+            "--num-docs",
+            "12",
+            "--endpoint",
+            server.url,
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        tasks = [subprocess.Popen([*cmd, "--shard", f"{k}/3"], env=env, stderr=subprocess.PIPE, text=True)
-                 for k in range(3)]  # fmt: skip
+        tasks = [
+            subprocess.Popen([*cmd, "--shard", f"{k}/3"], env=env, stderr=subprocess.PIPE, text=True) for k in range(3)
+        ]
         errors = [task.communicate(timeout=120)[1] for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0, 0], errors
     assert sorted(p.name for p in out.glob("llm_cache*.sqlite")) == [
-        f"llm_cache-shard-{k:05d}-of-00003.sqlite" for k in range(3)]  # fmt: skip
+        f"llm_cache-shard-{k:05d}-of-00003.sqlite" for k in range(3)
+    ]
     assert not (out / "data").exists()  # no shard exported alone
     assert all("metasynth merge" in e for e in errors)  # each says what to do when all are done
     assert main(["merge", str(out), "--out", str(out)]) == 0

@@ -27,8 +27,7 @@ def server():
 
 
 def generate(url: str, out, *extra: str) -> int:
-    return main(["generate", "--method", "template", "--endpoint", url, "--out", str(out), "--no-progress",
-                 *extra])  # fmt: skip
+    return main(["generate", "--method", "template", "--endpoint", url, "--out", str(out), "--no-progress", *extra])
 
 
 def one_error_line(capsys) -> str:
@@ -39,10 +38,26 @@ def one_error_line(capsys) -> str:
 
 def test_a_second_writer_of_the_same_shard_fails_at_once_naming_the_holder(tmp_path, capsys):
     with StubServer("slow", TEXT, delay_s=1.0) as slow:
-        cmd = [sys.executable, "-m", "metasynth_hf.cli", "generate", "--method", "template", "--num-docs", "6",
-               "--lanes", "1", "--endpoint", slow.url, "--out", str(tmp_path), "--no-progress"]  # fmt: skip
-        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "metasynth_hf.cli",
+            "generate",
+            "--method",
+            "template",
+            "--num-docs",
+            "6",
+            "--lanes",
+            "1",
+            "--endpoint",
+            slow.url,
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+        first = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+        )
         try:
             deadline = time.monotonic() + 60
             while slow.chat_requests == 0 and time.monotonic() < deadline:
@@ -85,8 +100,9 @@ def test_out_that_is_a_file_is_one_line(server, tmp_path, capsys):
     assert "is a file; give a folder" in one_error_line(capsys)
 
 
-def test_a_full_disk_is_one_line_keeps_finished_documents_and_writes_the_summary(server, tmp_path, capsys,
-                                                                                 monkeypatch):  # fmt: skip
+def test_a_full_disk_is_one_line_keeps_finished_documents_and_writes_the_summary(
+    server, tmp_path, capsys, monkeypatch
+):
     from metasynth_hf.scaffold import store
 
     real_fsync, calls = os.fsync, {"n": 0}

@@ -11,21 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from metasynth_hf.config_io import StrictConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ExactDedupConfig(_Strict):
+class ExactDedupConfig(StrictConfig):
     """Drop byte-identical (after normalisation) repeats; the first occurrence is kept."""
 
     enabled: bool = True
     normalize: bool = Field(True, description="Lowercase and collapse whitespace before hashing.")
 
 
-class NearDedupConfig(_Strict):
+class NearDedupConfig(StrictConfig):
     """MinHash-LSH over word shingles (datasketch); the first document of a cluster is kept."""
 
     enabled: bool = True
@@ -54,7 +52,7 @@ class NearDedupConfig(_Strict):
         return self
 
 
-class LengthConfig(_Strict):
+class LengthConfig(StrictConfig):
     """Bounds on the number of words; `null` disables a bound."""
 
     enabled: bool = True
@@ -68,7 +66,7 @@ class LengthConfig(_Strict):
         return self
 
 
-class RepetitionConfig(_Strict):
+class RepetitionConfig(StrictConfig):
     """Gopher repetition rules (Rae et al. 2021, table A1); `null` disables one rule."""
 
     enabled: bool = True
@@ -94,7 +92,7 @@ class RepetitionConfig(_Strict):
         return value
 
 
-class LanguageConfig(_Strict):
+class LanguageConfig(StrictConfig):
     """Keep documents whose detected language is allowed (models ship in the wheels)."""
 
     enabled: bool = True
@@ -149,7 +147,7 @@ DEFAULT_SCAFFOLD_PATTERNS: tuple[str, ...] = (
 )
 
 
-class ArtefactConfig(_Strict):
+class ArtefactConfig(StrictConfig):
     """Leftovers of the generation scaffold that must not reach training data."""
 
     enabled: bool = True
@@ -172,7 +170,7 @@ class ArtefactConfig(_Strict):
     )
 
 
-class EvalSetConfig(_Strict):
+class EvalSetConfig(StrictConfig):
     """One evaluation set: a local file/dir (parquet, jsonl, json, txt) or a `datasets` id."""
 
     name: str | None = Field(None, description="Label in reports; defaults to the path.")
@@ -195,7 +193,7 @@ class EvalSetConfig(_Strict):
         return Path(self.path).name if Path(self.path).exists() else self.path
 
 
-class DecontaminationConfig(_Strict):
+class DecontaminationConfig(StrictConfig):
     """Drop documents sharing word n-grams with evaluation passages (GPT-3 style)."""
 
     enabled: bool = True
@@ -215,7 +213,7 @@ class DecontaminationConfig(_Strict):
         return self
 
 
-class CleanConfig(_Strict):
+class CleanConfig(StrictConfig):
     """All cleaning rules. Order of application: exact dedup, length, artefacts, repetition,
     language, decontamination, near dedup (so only kept documents can stand for a cluster)."""
 

@@ -32,20 +32,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", help="output dir for corpora, caches and JSON (overrides output_dir)")
     add("--results", help="markdown results file (overrides results)")
     add("--num-docs", type=int, help="documents per method (overrides num_docs)")
-    add("--only", choices=("generate", "diversity", "cpt", "report"),
+    add(
+        "--only",
+        choices=("generate", "diversity", "cpt", "report"),
         help="run one part: generate makes (or resumes) the corpora only, diversity adds the scores, cpt "
-             "reuses the corpora, report rewrites the markdown from the JSON")  # fmt: skip
+        "reuses the corpora, report rewrites the markdown from the JSON",
+    )
     add("--no-plots", action="store_true", help="skip the PNG figures")
-    add("--set", action="append", default=[], metavar="FIELD=VALUE",
-        help="override any experiment field, e.g. --set run.target_words=80")  # fmt: skip
+    add(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any experiment field, e.g. --set run.target_words=80",
+    )
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces every number of the results: `--only` parts are left out,
     since the whole command resumes what they made (corpora and calls come from the caches)."""
     parts = ["metasynth compare", "--config", args.config]
-    for flag, value in (("--out", args.out), ("--results", args.results),
-                        ("--num-docs", args.num_docs)):  # fmt: skip
+    for flag, value in (("--out", args.out), ("--results", args.results), ("--num-docs", args.num_docs)):
         if value is not None:
             parts += [flag, str(value)]
     parts += [f"--set {item}" for item in args.set]
@@ -96,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
 
         runs = asyncio.run(runner.generate_all(config, real))
         for run_ in runs:
-            sys.stdout.write(f"{run_.label}: {run_.documents} documents, {run_.tokens} tokens, "
-                             f"{run_.wall_time_s:.0f} s\n")  # fmt: skip
+            sys.stdout.write(
+                f"{run_.label}: {run_.documents} documents, {run_.tokens} tokens, {run_.wall_time_s:.0f} s\n"
+            )
         return 0
     if args.only in ("cpt", "report"):
         if not comparison_file.is_file():
@@ -119,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
     if args.only != "report":
         keep_raw(config, raw_dir, data, cpt)
     command = data.get("command") or command_line(args)
-    text = results.render(data, command=command, results_path=config.results,
-                          plots_dir=plots_dir, cpt=cpt, scale_note=config.note)  # fmt: skip
+    text = results.render(
+        data, command=command, results_path=config.results, plots_dir=plots_dir, cpt=cpt, scale_note=config.note
+    )
     results.write_results(config.results, text)
     sys.stdout.write(results.summary_lines(data, cpt) + f"\nwrote {config.results}\n")
     return 0

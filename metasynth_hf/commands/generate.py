@@ -31,12 +31,22 @@ logger = logging.getLogger(__name__)
 
 #: flag dest -> config field (dotted); one source for the mapping.
 FLAG_FIELDS = {
-    "domain": "domain", "method": "method", "num_docs": "num_docs",
-    "target_tokens": "target_tokens", "out": "output_dir", "lanes": "lanes", "seed": "seed",
-    "target_words": "target_words", "max_turns": "stop.max_turns", "cache": "cache_path",
-    "model": "conductor.model", "expert_model": "experts.model", "seeds_kind": "seeds.kind",
-    "seed_corpus": "seeds.corpus", "tokenizer": "tokenizer",
-}  # fmt: skip
+    "domain": "domain",
+    "method": "method",
+    "num_docs": "num_docs",
+    "target_tokens": "target_tokens",
+    "out": "output_dir",
+    "lanes": "lanes",
+    "seed": "seed",
+    "target_words": "target_words",
+    "max_turns": "stop.max_turns",
+    "cache": "cache_path",
+    "model": "conductor.model",
+    "expert_model": "experts.model",
+    "seeds_kind": "seeds.kind",
+    "seed_corpus": "seeds.corpus",
+    "tokenizer": "tokenizer",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seed", type=int, help="run seed (different seed, different corpus)")
     add("--target-words", type=int, help="words per document asked for (paper: 400)")
     add("--max-turns", type=int, help="conductor turns per document")
-    add("--strict-final", action="store_true", default=None,
-        help="fail (keeping finished docs) when the conductor gives no FINAL in max turns")  # fmt: skip
+    add(
+        "--strict-final",
+        action="store_true",
+        default=None,
+        help="fail (keeping finished docs) when the conductor gives no FINAL in max turns",
+    )
     add("--cache", help="response cache file (default: OUT/llm_cache.sqlite)")
     add("--shard", help="i/N: make shard i of N (documents with index %% N == i)")
     add("--endpoint", action="append", help="OpenAI-compatible/TGI base URL (repeat for a pool)")
@@ -63,8 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seeds-kind", choices=("keyword", "topic_aware"), help="seed selection")
     add("--seed-corpus", help="topic-aware seeds: real domain corpus (files, dir or Hub id)")
     add("--tokenizer", help="num_tokens counting: approx (default) or a tokenizer reference")
-    add("--set", action="append", default=[], metavar="FIELD=VALUE",
-        help="override any config field, e.g. --set stop.max_words=400")  # fmt: skip
+    add(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any config field, e.g. --set stop.max_words=400",
+    )
     add("--no-progress", action="store_true", help="no progress bar")
     add("--stats", action="store_true", help="then compute diversity statistics into OUT/stats")
 
@@ -100,9 +119,23 @@ def run(args: argparse.Namespace) -> int:
         summary = asyncio.run(generate_with_progress(config, bar))
     finally:
         bar.close()
-    result = {k: summary.to_dict()[k] for k in (
-        "output_file", "documents", "generated", "resumed", "tokens", "calls", "cache_hits",
-        "fallbacks", "agency", "statuses", "wall_time_s", "stopped_by")}  # fmt: skip
+    result = {
+        k: summary.to_dict()[k]
+        for k in (
+            "output_file",
+            "documents",
+            "generated",
+            "resumed",
+            "tokens",
+            "calls",
+            "cache_hits",
+            "fallbacks",
+            "agency",
+            "statuses",
+            "wall_time_s",
+            "stopped_by",
+        )
+    }
     result["parquet"] = _export(config)
     print(json.dumps(result, indent=2))
     status = _stats(config) if args.stats else 0
@@ -154,8 +187,13 @@ def _export(config: RunConfig) -> str | None:
     if config.num_shards > 1:
         # Never from one shard: other tasks of the array may still be writing theirs, and an
         # export from whatever exists would publish an unfinished corpus (and race the others).
-        logger.warning("shard %d of %d is done; when every shard is, export them with `metasynth merge %s --out %s`",
-                       config.shard_index, config.num_shards, out, out)  # fmt: skip
+        logger.warning(
+            "shard %d of %d is done; when every shard is, export them with `metasynth merge %s --out %s`",
+            config.shard_index,
+            config.num_shards,
+            out,
+            out,
+        )
         return None
     # One shard: the engine wrote it in index order with unique ids, so Arrow reads it as is (a
     # rerun with fewer documents exports only those: the first num_docs lines).

@@ -23,8 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", help="output dirs of `metasynth generate` (one run)")
     parser.add_argument("--out", required=True, help="folder for data/*.parquet")
     parser.add_argument("--expect-shards", type=int, help="fail unless this many shard files are found")
-    parser.add_argument("--allow-partial", action="store_true",
-                        help="export even when shards are missing or unfinished (a preview, not the corpus)")  # fmt: skip
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="export even when shards are missing or unfinished (a preview, not the corpus)",
+    )
 
 
 def check_complete(dirs: list[Path], records: list, *, allow_partial: bool) -> None:
@@ -46,8 +49,10 @@ def check_complete(dirs: list[Path], records: list, *, allow_partial: bool) -> N
         missing = [i for i in range(num_docs) if i not in have]
         if missing:
             by_shard = sorted({i % shards for i in missing})
-            problems.append(f"{len(missing)} of {num_docs} documents missing (shards {by_shard} of {shards}: "
-                            "still running, failed or never started)")  # fmt: skip
+            problems.append(
+                f"{len(missing)} of {num_docs} documents missing (shards {by_shard} of {shards}: "
+                "still running, failed or never started)"
+            )
     for d in dirs:
         for path in sorted(d.glob("summary-*.json")):
             error = json.loads(path.read_text()).get("error")

@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from metasynth_hf.config import CustomDomain, RunConfig
-from metasynth_hf.config_io import format_validation_error
+from metasynth_hf.config_io import StrictConfig, format_validation_error
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.metrics.config import MetricsConfig
 
@@ -40,15 +40,20 @@ METHOD_SPECS: dict[str, tuple[str, str]] = {
 }
 MethodName = Literal["metasynth_keyword", "metasynth_document", "template", "template_prior", "template_icl"]
 #: RunConfig fields the experiment sets per method; `run:` must not set them.
-OWNED_FIELDS = ("method", "domain", "num_docs", "target_tokens", "seed", "output_dir",
-                "shard_index", "num_shards", "cache_path")  # fmt: skip
+OWNED_FIELDS = (
+    "method",
+    "domain",
+    "num_docs",
+    "target_tokens",
+    "seed",
+    "output_dir",
+    "shard_index",
+    "num_shards",
+    "cache_path",
+)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReferenceConfig(_Strict):
+class ReferenceConfig(StrictConfig):
     """Real text: seeds/exemplars, the MAUVE/Vendi reference, held-out perplexity text.
 
     `source` and `general` are a built-in name or files/a folder/a Hub id with a text column.
@@ -66,7 +71,7 @@ class ReferenceConfig(_Strict):
     general_docs: int = Field(32, ge=1, description="general text scored by perplexity")
 
 
-class CptConfig(_Strict):
+class CptConfig(StrictConfig):
     """The tiny continual pre-training effect: base vs MetaSynth-trained vs template-trained."""
 
     recipe: Path = Path("recipes/tiny/cpt.yaml")
@@ -78,7 +83,7 @@ class CptConfig(_Strict):
     extra_args: tuple[str, ...] = Field((), description="more TRL options, e.g. --learning_rate")
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(StrictConfig):
     """One comparison: methods, shared generation settings, real text, metrics, CPT."""
 
     name: str
@@ -174,9 +179,13 @@ class ExperimentConfig(_Strict):
             data["instruct"] = {**(data.get("instruct") or {}), "source": str(self.corpus_dir(self.instruct_from))}
             num_docs = self.instruct_docs or self.num_docs
         data.update(
-            method=method, domain=self.domain, num_docs=num_docs, seed=self.seed,
-            seeds=seeds, output_dir=str(self.corpus_dir(label)),
-        )  # fmt: skip
+            method=method,
+            domain=self.domain,
+            num_docs=num_docs,
+            seed=self.seed,
+            seeds=seeds,
+            output_dir=str(self.corpus_dir(label)),
+        )
         try:
             return RunConfig.model_validate(data)
         except ValidationError as exc:

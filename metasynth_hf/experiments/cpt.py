@@ -60,11 +60,27 @@ def _write_jsonl(texts: list[str], path: Path) -> Path:
 def train_command(cpt: CptConfig, data: Path, out: Path, seed: int = 0) -> list[str]:
     """The exact training command of one corpus and seed (also printed in the results)."""
     return [
-        sys.executable, "-m", "metasynth_hf.train", "--config", str(cpt.recipe),
-        "--dataset_name", str(data), "--output_dir", str(out), "--max_steps", str(cpt.max_steps),
-        "--max_length", str(cpt.max_length), "--test_split_size", "0",
-        "--save_strategy", "no", "--seed", str(seed), *cpt.extra_args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "metasynth_hf.train",
+        "--config",
+        str(cpt.recipe),
+        "--dataset_name",
+        str(data),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        str(cpt.max_steps),
+        "--max_length",
+        str(cpt.max_length),
+        "--test_split_size",
+        "0",
+        "--save_strategy",
+        "no",
+        "--seed",
+        str(seed),
+        *cpt.extra_args,
+    ]
 
 
 def _spread(values: list[float]) -> dict[str, Any]:
@@ -127,8 +143,11 @@ def run_cpt(config: ExperimentConfig, corpora: dict[str, list[str]], real: RealT
     }
     threads = config.threads
     result: dict[str, Any] = {
-        "base_reference": reference, "base_model": base, "tokens_per_corpus": budget, "runs": {},
-    }  # fmt: skip
+        "base_reference": reference,
+        "base_model": base,
+        "tokens_per_corpus": budget,
+        "runs": {},
+    }
     result["runs"]["base"] = {"perplexity": _perplexities(base, sets, cpt.eval_max_length, threads)}
     for name, texts in cut.items():
         data = _write_jsonl(texts, root / "data" / f"{name}.jsonl")
@@ -141,22 +160,28 @@ def run_cpt(config: ExperimentConfig, corpora: dict[str, list[str]], real: RealT
             summary_file = out / "train_summary.json"
             summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
             seeds[str(seed)] = {
-                "train_seconds": round(seconds, 1), "train_loss": summary.get("train_loss"),
-                "command": " ".join(cmd), "perplexity": _perplexities(str(out), sets, cpt.eval_max_length, threads),
-            }  # fmt: skip
+                "train_seconds": round(seconds, 1),
+                "train_loss": summary.get("train_loss"),
+                "command": " ".join(cmd),
+                "perplexity": _perplexities(str(out), sets, cpt.eval_max_length, threads),
+            }
         runs = list(seeds.values())
         result["runs"][name] = {
-            "documents": len(texts), "seeds": seeds,
+            "documents": len(texts),
+            "seeds": seeds,
             "train_seconds": round(sum(r["train_seconds"] for r in runs) / len(runs), 1),
             "train_loss": _spread([r["train_loss"] for r in runs if r["train_loss"] is not None] or [float("nan")]),
             "command": runs[0]["command"],
             "perplexity": {
-                s: {"perplexity": _spread([r["perplexity"][s]["perplexity"] for r in runs])["mean"],
+                s: {
+                    "perplexity": _spread([r["perplexity"][s]["perplexity"] for r in runs])["mean"],
                     "tokens": runs[0]["perplexity"][s].get("tokens"),
-                    **_spread([r["perplexity"][s]["perplexity"] for r in runs])}
-                for s in sets if sets[s]
+                    **_spread([r["perplexity"][s]["perplexity"] for r in runs]),
+                }
+                for s in sets
+                if sets[s]
             },
-        }  # fmt: skip
+        }
     result["heldout"] = {k: len(v) for k, v in sets.items()}
     result["wall_time_s"] = round(time.monotonic() - started, 1)
     (config.output_dir / "cpt.json").write_text(json.dumps(result, indent=2) + "\n")

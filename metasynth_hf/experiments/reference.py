@@ -34,18 +34,46 @@ logger = logging.getLogger(__name__)
 STDLIB_AREAS: dict[str, tuple[str, ...]] = {
     "numbers": ("math", "statistics", "decimal", "fractions", "random", "numbers"),
     "files": ("os", "shutil", "pathlib", "tempfile", "glob", "zipfile", "tarfile", "io"),
-    "network": ("smtplib", "http.client", "http.server", "urllib.request", "urllib.parse",
-                "socket", "ftplib", "imaplib", "email.message", "ssl"),
-    "concurrency": ("threading", "asyncio.tasks", "asyncio.locks", "asyncio.queues",
-                    "concurrent.futures._base", "multiprocessing.pool", "queue", "subprocess"),
+    "network": (
+        "smtplib",
+        "http.client",
+        "http.server",
+        "urllib.request",
+        "urllib.parse",
+        "socket",
+        "ftplib",
+        "imaplib",
+        "email.message",
+        "ssl",
+    ),
+    "concurrency": (
+        "threading",
+        "asyncio.tasks",
+        "asyncio.locks",
+        "asyncio.queues",
+        "concurrent.futures._base",
+        "multiprocessing.pool",
+        "queue",
+        "subprocess",
+    ),
     "time": ("datetime", "calendar", "time", "zoneinfo", "sched"),
     "text": ("re", "textwrap", "string", "difflib", "unicodedata", "locale", "gettext"),
-    "formats": ("json", "csv", "xml.etree.ElementTree", "pickle", "configparser", "plistlib",
-                "sqlite3", "base64"),
+    "formats": ("json", "csv", "xml.etree.ElementTree", "pickle", "configparser", "plistlib", "sqlite3", "base64"),
     "testing": ("unittest.case", "unittest.mock", "doctest", "unittest.loader", "pdb"),
-    "language": ("inspect", "typing", "dataclasses", "functools", "itertools", "collections",
-                 "contextlib", "abc", "enum", "argparse", "logging"),
-}  # fmt: skip
+    "language": (
+        "inspect",
+        "typing",
+        "dataclasses",
+        "functools",
+        "itertools",
+        "collections",
+        "contextlib",
+        "abc",
+        "enum",
+        "argparse",
+        "logging",
+    ),
+}
 MIN_CHARS, MAX_CHARS = 200, 2000
 
 
@@ -125,8 +153,7 @@ def licenses() -> list[dict]:
             seen.add(text)
             buffer = f"{buffer} {text}".strip()
             if len(buffer) >= MIN_CHARS:
-                rows.append({"id": f"license-{len(rows):05d}", "text": buffer[:MAX_CHARS],
-                             "topic": "license"})  # fmt: skip
+                rows.append({"id": f"license-{len(rows):05d}", "text": buffer[:MAX_CHARS], "topic": "license"})
                 buffer = ""
     return rows
 
@@ -153,9 +180,11 @@ def _write(rows: list[dict], path: Path) -> str:
 def _description(config: ReferenceConfig) -> str:
     if config.description:
         return config.description
-    names = {"stdlib_docs": "Python standard-library docstrings (Python "
-             f"{sys.version_info.major}.{sys.version_info.minor}, shipped on this machine)",
-             "licenses": "paragraphs of software licence texts installed with Python packages"}  # fmt: skip
+    names = {
+        "stdlib_docs": "Python standard-library docstrings (Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}, shipped on this machine)",
+        "licenses": "paragraphs of software licence texts installed with Python packages",
+    }
     general = names.get(config.general or "", config.general or "none")
     return f"domain: {names.get(config.source, config.source)}; general: {general}"
 

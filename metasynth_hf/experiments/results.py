@@ -103,7 +103,8 @@ def _setup(data: dict, command: str) -> list[str]:
     real = data["real_text"]
     metrics = exp["metrics"]
     return [
-        "## Setup", "",
+        "## Setup",
+        "",
         f"- command: `{command}`",
         f"- generator model(s), the same for every method: {', '.join(f'`{m}`' for m in models)}",
         f"- prompt-set hash: `{', '.join(hashes)}`",
@@ -114,23 +115,50 @@ def _setup(data: dict, command: str) -> list[str]:
         f" ({metrics['task2vec_num_batches']} batches of {metrics['task2vec_batch_size']})",
         f"- wall time: generation {data['generation_wall_time_s']} s, "
         f"scoring {data['scoring_wall_time_s']} s"
-        + ("; the methods were generated concurrently on one shared model, so their wall "
-           "times below overlap" if exp.get("parallel_methods") else ""), "",
-    ]  # fmt: skip
+        + (
+            "; the methods were generated concurrently on one shared model, so their wall times below overlap"
+            if exp.get("parallel_methods")
+            else ""
+        ),
+        "",
+    ]
 
 
 def _cost(data: dict) -> list[str]:
-    header = ["corpus", "method", "seeds", "docs", "empty", "tokens", "calls/doc",
-              "completion tokens/doc", "wall s", "s/doc", "fallbacks", "statuses"]  # fmt: skip
+    header = [
+        "corpus",
+        "method",
+        "seeds",
+        "docs",
+        "empty",
+        "tokens",
+        "calls/doc",
+        "completion tokens/doc",
+        "wall s",
+        "s/doc",
+        "fallbacks",
+        "statuses",
+    ]
     rows = []
     for run in data["methods"]:
         n = max(run["documents"], 1)
         statuses = ", ".join(f"{k}: {v}" for k, v in run["statuses"].items())
-        rows.append([run["label"], run["method"], run["seeds_kind"], str(run["documents"]),
-                     str(run["empty_documents"]), f"{run['tokens']} ({run['tokenizer']})",
-                     f"{run['calls'] / n:.1f}", f"{run['completion_tokens'] / n:.0f}",
-                     f"{run['wall_time_s']:.0f}", f"{run['wall_time_s'] / n:.1f}",
-                     str(run["fallbacks"]), statuses])  # fmt: skip
+        rows.append(
+            [
+                run["label"],
+                run["method"],
+                run["seeds_kind"],
+                str(run["documents"]),
+                str(run["empty_documents"]),
+                f"{run['tokens']} ({run['tokenizer']})",
+                f"{run['calls'] / n:.1f}",
+                f"{run['completion_tokens'] / n:.0f}",
+                f"{run['wall_time_s']:.0f}",
+                f"{run['wall_time_s'] / n:.1f}",
+                str(run["fallbacks"]),
+                statuses,
+            ]
+        )
     return ["## Generation cost", "", *_table(header, rows), "", *_agency(data)]
 
 
@@ -139,20 +167,32 @@ def _agency(data: dict) -> list[str]:
     runs = [run for run in data["methods"] if run.get("agency")]
     if not runs:
         return []
-    header = ["corpus", "conductor turns", "scaffold turns (by reason)", "conductor-written instructions",
-              "loops ended by"]  # fmt: skip
+    header = [
+        "corpus",
+        "conductor turns",
+        "scaffold turns (by reason)",
+        "conductor-written instructions",
+        "loops ended by",
+    ]
     rows = []
     for run in runs:
         cells = table_cells(run["agency"])
-        rows.append([
-            run["label"], cells["conductor_turns"], cells["scaffold_turns"],
-            f"{cells['instructions']} expert calls ({cells['instruction_share']})", cells["final_by"],
-        ])  # fmt: skip
-    intro = ("A conductor turn is one whose action the conductor chose and the scaffold kept; the "
-             "scaffold decides a turn when the last turns are reserved for required experts, when a "
-             "reply cannot be used after one re-ask (unparseable, or instructions that are empty, the "
-             "default or the example's placeholder), on a repeat, or on a FINAL before the required "
-             "experts ran. Expert calls include the fixed bookkeeping calls (summary, topic label).")  # fmt: skip
+        rows.append(
+            [
+                run["label"],
+                cells["conductor_turns"],
+                cells["scaffold_turns"],
+                f"{cells['instructions']} expert calls ({cells['instruction_share']})",
+                cells["final_by"],
+            ]
+        )
+    intro = (
+        "A conductor turn is one whose action the conductor chose and the scaffold kept; the "
+        "scaffold decides a turn when the last turns are reserved for required experts, when a "
+        "reply cannot be used after one re-ask (unparseable, or instructions that are empty, the "
+        "default or the example's placeholder), on a repeat, or on a FINAL before the required "
+        "experts ran. Expert calls include the fixed bookkeeping calls (summary, topic label)."
+    )
     return ["## How much the conductor decided", "", intro, "", *_table(header, rows), ""]
 
 
@@ -173,12 +213,14 @@ def _diversity(reports: dict) -> list[str]:
                 cell += f" [{entry['ci95'][0]:.3f}, {entry['ci95'][1]:.3f}]"
             cells.append(cell)
         rows.append(cells)
-    intro = ("Rows are corpora, columns are metrics; ↑ = higher is more diverse (for MAUVE: "
-             "closer to the real reference), ↓ = lower is more diverse. Brackets hold 95% intervals: "
-             "Task2Vec's over probe batches, homogenization's bootstrapped over documents, every other "
-             "metric's by subsampling documents without replacement (metrics/intervals.py: a "
-             "with-replacement bootstrap repeats documents, which every diversity metric reads as "
-             "redundancy).")  # fmt: skip
+    intro = (
+        "Rows are corpora, columns are metrics; ↑ = higher is more diverse (for MAUVE: "
+        "closer to the real reference), ↓ = lower is more diverse. Brackets hold 95% intervals: "
+        "Task2Vec's over probe batches, homogenization's bootstrapped over documents, every other "
+        "metric's by subsampling documents without replacement (metrics/intervals.py: a "
+        "with-replacement bootstrap repeats documents, which every diversity metric reads as "
+        "redundancy)."
+    )
     return ["## Diversity (measured)", "", intro, "", *_table(header, rows), ""]
 
 
@@ -216,12 +258,17 @@ def versus(reports: dict) -> list[str]:
                 tally[verdict] += 1
                 cells.append({"more": "**more**", "less": "less", "overlap": "≈", "unknown": "?"}[verdict])
             rows.append(cells)
-    intro = ("**more** / less: MetaSynth's corpus is more / less diverse and the two 95% intervals do "
-             "not overlap; ≈: they overlap (no difference this run can show). MAUVE is left out: it "
-             "measures closeness to the real reference, not diversity.")  # fmt: skip
-    summary = (f"Over {sum(tally.values())} comparisons: MetaSynth more diverse with intervals apart in "
-               f"{tally['more']}, less diverse in {tally['less']}, overlapping in {tally['overlap']}"
-               + (f", no interval in {tally['unknown']}" if tally["unknown"] else "") + ".")  # fmt: skip
+    intro = (
+        "**more** / less: MetaSynth's corpus is more / less diverse and the two 95% intervals do "
+        "not overlap; ≈: they overlap (no difference this run can show). MAUVE is left out: it "
+        "measures closeness to the real reference, not diversity."
+    )
+    summary = (
+        f"Over {sum(tally.values())} comparisons: MetaSynth more diverse with intervals apart in "
+        f"{tally['more']}, less diverse in {tally['less']}, overlapping in {tally['overlap']}"
+        + (f", no interval in {tally['unknown']}" if tally["unknown"] else "")
+        + "."
+    )
     return ["## MetaSynth against each baseline", "", intro, "", *_table(header, rows), "", summary, ""]
 
 
@@ -240,9 +287,13 @@ def _instruct(data: dict) -> list[str]:
     sample = data.get("instruct_sample") or []
     if not sample:
         return []
-    lines = ["## MetaSynth-Instruct sample", "",
-             f"{len(sample)} instructions of the `instruct` corpus with every version the question "
-             "editor wrote (first to last) and the response; its statistics are in the tables above.", ""]  # fmt: skip
+    lines = [
+        "## MetaSynth-Instruct sample",
+        "",
+        f"{len(sample)} instructions of the `instruct` corpus with every version the question "
+        "editor wrote (first to last) and the response; its statistics are in the tables above.",
+        "",
+    ]
     for item in sample:
         lines.append(f"**{item['id']}** (from `{item['source_id']}`, {item['evolutions']} evolution(s)):")
         lines.append("")
@@ -265,11 +316,13 @@ def _paper() -> list[str]:
         "ngram_diversity_1 ↑",
     ]
     rows = [[name, *(f"{v:.4f}" for v in values)] for name, *values in PAPER_VALUES]
-    note = ("For context only, and not verified: these values come from a secondary source (an "
-            "AI-written note on the paper), not from the paper itself. The paper's corpora are 25M "
-            "tokens made with Claude 3 Sonnet as meta-LM; its expert models and its Task2Vec probe "
-            "are not confirmed by any source available here. Our probe is SmolLM2-135M, so absolute "
-            "values are not comparable.")  # fmt: skip
+    note = (
+        "For context only, and not verified: these values come from a secondary source (an "
+        "AI-written note on the paper), not from the paper itself. The paper's corpora are 25M "
+        "tokens made with Claude 3 Sonnet as meta-LM; its expert models and its Task2Vec probe "
+        "are not confirmed by any source available here. Our probe is SmolLM2-135M, so absolute "
+        "values are not comparable."
+    )
     return ["## The paper's values, as a secondary source reports them", "", note, "", *_table(header, rows), ""]
 
 
@@ -278,8 +331,11 @@ def observed_order(reports: dict) -> list[str]:
     lines = []
     synthetic = {n: r for n, r in reports.items() if not r.get("is_reference")}
     for m in _metric_names(synthetic):
-        scored = [(round(r["metrics"][m]["value"], 4), n) for n, r in synthetic.items()
-                  if r["metrics"].get(m, {}).get("value") is not None]  # fmt: skip
+        scored = [
+            (round(r["metrics"][m]["value"], 4), n)
+            for n, r in synthetic.items()
+            if r["metrics"].get(m, {}).get("value") is not None
+        ]
         scored.sort(key=lambda item: item[0], reverse=METRICS[m][0] == "higher")
         text = scored[0][1] if scored else ""
         for (before, _), (value, name) in zip(scored, scored[1:], strict=False):
@@ -289,17 +345,22 @@ def observed_order(reports: dict) -> list[str]:
 
 
 def _ordering(reports: dict) -> list[str]:
-    return ["## What the numbers say", "",
-            "Most to least diverse corpus, per metric (values only; the intervals are in the table above "
-            "and the comparison below):", "", *observed_order(reports), ""]  # fmt: skip
+    return [
+        "## What the numbers say",
+        "",
+        "Most to least diverse corpus, per metric (values only; the intervals are in the table above "
+        "and the comparison below):",
+        "",
+        *observed_order(reports),
+        "",
+    ]
 
 
 def _plots(plots_dir: Path | None, results_path: Path) -> list[str]:
     if plots_dir is None:
         return []
     lines = ["## Plots", ""]
-    for name, title in (("diversity_panels.png", "every metric"),
-                        ("embedding_map.png", "document embeddings (PCA)")):  # fmt: skip
+    for name, title in (("diversity_panels.png", "every metric"), ("embedding_map.png", "document embeddings (PCA)")):
         path = plots_dir / name
         if path.is_file():
             rel = os.path.relpath(path, results_path.parent)
@@ -352,8 +413,12 @@ def _cpt(cpt: dict) -> list[str]:
     for name, run in runs.items():
         seconds, loss = run.get("train_seconds"), run.get("train_loss")
         loss_text = f"{loss['mean']:.3f} ± {loss['sd']:.3f}" if isinstance(loss, dict) else _fmt(loss)
-        cells = [name if name == "base" else f"trained on {name}", str(run.get("documents", "-")),
-                 loss_text, "-" if seconds is None else f"{seconds:.0f}"]  # fmt: skip
+        cells = [
+            name if name == "base" else f"trained on {name}",
+            str(run.get("documents", "-")),
+            loss_text,
+            "-" if seconds is None else f"{seconds:.0f}",
+        ]
         for s in sets:
             entry = run["perplexity"][s]
             delta = "" if name == "base" else f" ({100 * (entry['perplexity'] / base[s]['perplexity'] - 1):+.1f}%)"
@@ -364,18 +429,26 @@ def _cpt(cpt: dict) -> list[str]:
         run["seeds"][k]["command"] for n, run in runs.items() if n != "base" for k in sorted(run.get("seeds", {}))[:1]
     ]
     return [
-        "## Tiny continual pre-training effect", "",
+        "## Tiny continual pre-training effect",
+        "",
         f"Base `{cpt.get('base_reference', '')}` (`{Path(cpt['base_model']).name}`); each corpus cut to **{cpt['tokens_per_corpus']} tokens** "
         f"(the model's tokenizer) and trained once per seed ({', '.join(seeds) or '-'}): mean ± sd over seeds. "
         f"Held-out real text: {held}. Perplexity is token-weighted; the change of the mean against the base "
-        "model is in brackets.", "",
-        *_table(header, rows), "", *_cpt_reading(runs), "",
-        "Training commands (seed 0; the others differ only in `--seed`):", "",
-        *[f"- `{_portable(c)}`" for c in commands], "",
+        "model is in brackets.",
+        "",
+        *_table(header, rows),
+        "",
+        *_cpt_reading(runs),
+        "",
+        "Training commands (seed 0; the others differ only in `--seed`):",
+        "",
+        *[f"- `{_portable(c)}`" for c in commands],
+        "",
         "At this size (a few thousand tokens, tens of steps) the runs show that the pipeline "
         "works end to end and how far a small corpus moves the model; they are not evidence "
-        "about the paper's 25M-token result.", "",
-    ]  # fmt: skip
+        "about the paper's 25M-token result.",
+        "",
+    ]
 
 
 def render(
@@ -390,15 +463,27 @@ def render(
     """The whole results file as markdown."""
     name = data["experiment"]["name"]
     lines = [
-        f"# Results: MetaSynth vs template baselines ({name})", "",
+        f"# Results: MetaSynth vs template baselines ({name})",
+        "",
         "Written by `metasynth compare`; every number below was measured by the command shown.",
-        "", *([f"> {scale_note}", ""] if scale_note else []),
-        *_setup(data, command)[:-1], _total_time(data, cpt), "", *_cost(data), *_sizing(data),
-        *_diversity(data["reports"]), *versus(data["reports"]), *_ordering(data["reports"]), *_instruct(data),
-        *_paper(), *_plots(plots_dir, results_path),
+        "",
+        *([f"> {scale_note}", ""] if scale_note else []),
+        *_setup(data, command)[:-1],
+        _total_time(data, cpt),
+        "",
+        *_cost(data),
+        *_sizing(data),
+        *_diversity(data["reports"]),
+        *versus(data["reports"]),
+        *_ordering(data["reports"]),
+        *_instruct(data),
+        *_paper(),
+        *_plots(plots_dir, results_path),
         *(_cpt(cpt) if cpt else []),
-        "## Limits of this run", "", limits(data),
-    ]  # fmt: skip
+        "## Limits of this run",
+        "",
+        limits(data),
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -412,12 +497,6 @@ def summary_lines(data: dict, cpt: dict | None) -> str:
             ppl = {k: round(v["perplexity"], 2) for k, v in run["perplexity"].items()}
             out.append(f"perplexity {name}: {ppl}")
     return "\n".join(out)
-
-
-def card_section(results_text: str) -> str:
-    """The results file as a section of a dataset card: every heading one level down."""
-    lines = results_text.splitlines()
-    return "\n".join("#" + ln if ln.startswith("#") else ln for ln in lines) + "\n"
 
 
 def write_results(path: Path, text: str) -> Path:

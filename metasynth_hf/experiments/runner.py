@@ -129,15 +129,26 @@ async def _run_method(
     by_role = summary.by_role or {}
     method, kind = METHOD_SPECS[label]
     return MethodRun(
-        label=label, method=method, seeds_kind=kind, output_dir=str(config.output_dir),
-        documents=summary.documents, empty_documents=empty, tokens=summary.tokens,
-        tokenizer=config.tokenizer, calls=summary.calls, cache_hits=summary.cache_hits,
+        label=label,
+        method=method,
+        seeds_kind=kind,
+        output_dir=str(config.output_dir),
+        documents=summary.documents,
+        empty_documents=empty,
+        tokens=summary.tokens,
+        tokenizer=config.tokenizer,
+        calls=summary.calls,
+        cache_hits=summary.cache_hits,
         completion_tokens=sum(r.get("completion_tokens", 0) for r in by_role.values()),
-        wall_time_s=round(wall, 2), fallbacks=summary.fallbacks, statuses=summary.statuses,
+        wall_time_s=round(wall, 2),
+        fallbacks=summary.fallbacks,
+        statuses=summary.statuses,
         models={r: m for r, m in roles.model_ids().items() if r in by_role},
-        prompt_hash=PromptSet(config.prompts_dir).hash, fingerprint=summary.fingerprint,
-        agency=summary.agency, texts=texts,
-    )  # fmt: skip
+        prompt_hash=PromptSet(config.prompts_dir).hash,
+        fingerprint=summary.fingerprint,
+        agency=summary.agency,
+        texts=texts,
+    )
 
 
 async def generate_all(config: ExperimentConfig, real: RealText, model: ChatModel | None = None) -> list[MethodRun]:
@@ -151,8 +162,7 @@ async def generate_all(config: ExperimentConfig, real: RealText, model: ChatMode
     configs = [(label, config.run_config(label, real.files.get("seeds"))) for label in config.methods]
     try:
         if config.parallel_methods:
-            logger.info("generating %s at once: %d documents each", list(config.methods),
-                        config.num_docs)  # fmt: skip
+            logger.info("generating %s at once: %d documents each", list(config.methods), config.num_docs)
             jobs = [_run_method(label, rc, backends, model) for label, rc in configs]
             runs = list(await asyncio.gather(*jobs))
         else:
@@ -179,10 +189,15 @@ def instruct_sample(out_dir: Path, count: int = 3) -> list[dict[str, Any]]:
         prov = record.provenance_dict
         if not record.instruction or not prov.get("evolution"):
             continue
-        sample.append({
-            "id": record.id, "source_id": prov.get("source_id", ""), "evolutions": prov.get("evolutions", 0),
-            "evolution": prov["evolution"], "response": record.response or "",
-        })  # fmt: skip
+        sample.append(
+            {
+                "id": record.id,
+                "source_id": prov.get("source_id", ""),
+                "evolutions": prov.get("evolutions", 0),
+                "evolution": prov["evolution"],
+                "response": record.response or "",
+            }
+        )
         if len(sample) == count:
             break
     return sample
@@ -263,10 +278,14 @@ def score(
     ref_emb = embeddings.get(REFERENCE_NAME)
     for name, texts in {**corpora, **({REFERENCE_NAME: reference_cut} if reference_cut else {})}.items():
         add_intervals(
-            reports[name], texts, embeddings=embeddings.get(name),
+            reports[name],
+            texts,
+            embeddings=embeddings.get(name),
             reference_embeddings=None if name == REFERENCE_NAME else ref_emb,
-            config=metrics_config, rounds=config.interval_rounds, log=logger.info,
-        )  # fmt: skip
+            config=metrics_config,
+            rounds=config.interval_rounds,
+            log=logger.info,
+        )
     if plots_dir is not None:
         from metasynth_hf.metrics.plots import write_plots
 
@@ -297,7 +316,7 @@ def run_comparison(
         },
         "generation_wall_time_s": round(generated, 1),
         "scoring_wall_time_s": round(time.monotonic() - started - generated, 1),
-    }  # fmt: skip
+    }
     out = config.output_dir
     (out / "comparison.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     # The shape `metasynth stats` writes, which the dataset card reads (card.load_reports).

@@ -128,8 +128,11 @@ class ResponseCache:
         with self._lock:
             pending = self._pending.get(key)
             try:
-                row = (pending[1],) if pending else self._db.execute(
-                    "SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()  # fmt: skip
+                row = (
+                    (pending[1],)
+                    if pending
+                    else self._db.execute("SELECT reply FROM responses WHERE key = ?", (key,)).fetchone()
+                )
             except sqlite3.DatabaseError as exc:
                 raise self._damaged(exc) from exc
         if row is None:

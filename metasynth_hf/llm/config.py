@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from metasynth_hf.config_io import StrictConfig
 
 ServerKind = Literal["auto", "tgi", "openai", "llamacpp"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EndpointConfig(_Strict):
+class EndpointConfig(StrictConfig):
     """One OpenAI-compatible server (TGI, vLLM, llama.cpp, ...)."""
 
     url: str = Field(description="Base URL, e.g. http://10.0.0.5:8080 (the /v1 path is added).")
@@ -35,7 +33,7 @@ class EndpointConfig(_Strict):
         return value[: -len("/v1")] if value.endswith("/v1") else value
 
 
-class RetryConfig(_Strict):
+class RetryConfig(StrictConfig):
     """Retry budget: exponential backoff with full jitter, capped in attempts and in time."""
 
     max_attempts: int = Field(6, ge=1)
@@ -53,7 +51,7 @@ class RetryConfig(_Strict):
     )
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictConfig):
     """Who answers one role's calls: the embedded model, or a pool of endpoints."""
 
     model: str = Field(

@@ -114,8 +114,13 @@ class Endpoint:
             rest = min(self.retry.cooldown_s * 2**self.benches, self.retry.max_cooldown_s, max(budget_left_s, 0.0))
             self.benched_until = now + rest
             self.benches += 1
-            logger.warning("endpoint %s benched for %.1fs after %d consecutive failures (last: %s)",
-                           self.url, rest, self.consecutive_failures, failure.label)  # fmt: skip
+            logger.warning(
+                "endpoint %s benched for %.1fs after %d consecutive failures (last: %s)",
+                self.url,
+                rest,
+                self.consecutive_failures,
+                failure.label,
+            )
         self.changed.set()
 
     def describe(self, now: float) -> str:
@@ -358,8 +363,9 @@ class EndpointPool:
         if len(self.served) > 1 and all(found):
             logger.warning(
                 "the endpoints of one pool serve different models (%s); their replies share one "
-                "cache identity and one corpus", ", ".join(self.served),
-            )  # fmt: skip
+                "cache identity and one corpus",
+                ", ".join(self.served),
+            )
         self._model_id = f"{self._label}@{'+'.join(self.served)}" if self.served else self._label
         return self.served
 

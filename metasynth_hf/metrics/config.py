@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from metasynth_hf.config_io import StrictConfig
 from metasynth_hf.errors import MetaSynthError
 from metasynth_hf.models import EMBEDDED_CHAT_MODEL, EMBEDDED_EMBEDDING_MODEL
 
@@ -43,10 +44,8 @@ EMBEDDING = ("remote_clique", "chamfer_distance", "vendi_score", "mauve")
 ALL_GROUPS = (*LEXICAL, *EMBEDDING, "task2vec_diversity")
 
 
-class MetricsConfig(BaseModel):
+class MetricsConfig(StrictConfig):
     """What to compute and how; every sampled metric takes `seed`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     metrics: tuple[str, ...] = Field(
         default=ALL_GROUPS, description="metrics to compute; mauve needs a reference corpus"

@@ -35,9 +35,12 @@ _LEXICAL = ("compression_ratio", "ngram_diversity", "self_repetition")
 
 def _lexical(texts: list[str], config: MetricsConfig) -> dict[str, float]:
     lex = lexical_stats(
-        texts, max_n=config.ngram_max_n, repetition_n=config.self_repetition_n,
-        reference_compatible=config.reference_compatible, batch_docs=config.batch_docs,
-    )  # fmt: skip
+        texts,
+        max_n=config.ngram_max_n,
+        repetition_n=config.self_repetition_n,
+        reference_compatible=config.reference_compatible,
+        batch_docs=config.batch_docs,
+    )
     out = {k: lex[k] for k in _LEXICAL}
     for n in range(1, min(config.ngram_max_n, 4) + 1):
         out[f"ngram_diversity_{n}"] = lex[f"ngram_diversity_{n}"]
@@ -52,9 +55,13 @@ def _embedding(emb: np.ndarray, ref_emb: np.ndarray | None, config: MetricsConfi
     }
     if with_mauve and ref_emb is not None:
         out["mauve"] = em.mauve_score(
-            emb, ref_emb, max_docs=config.mauve_max_docs, seed=config.seed,
-            num_redo=config.mauve_kmeans_num_redo, max_iter=config.mauve_kmeans_max_iter,
-        )["value"]  # fmt: skip
+            emb,
+            ref_emb,
+            max_docs=config.mauve_max_docs,
+            seed=config.seed,
+            num_redo=config.mauve_kmeans_num_redo,
+            max_iter=config.mauve_kmeans_max_iter,
+        )["value"]
     return out
 
 
@@ -120,9 +127,14 @@ def add_intervals(
     metrics = report["metrics"]
     estimates = {k: v.get("value") for k, v in metrics.items() if not v.get("ci95")}
     found = subsample_intervals(
-        texts, estimates, embeddings=embeddings, reference_embeddings=reference_embeddings,
-        config=config, rounds=rounds, seed=config.seed,
-    )  # fmt: skip
+        texts,
+        estimates,
+        embeddings=embeddings,
+        reference_embeddings=reference_embeddings,
+        config=config,
+        rounds=rounds,
+        seed=config.seed,
+    )
     for key, interval in found.items():
         metrics[key]["ci95"] = interval
         metrics[key]["ci_method"] = f"subsampling, {rounds} half-size subsamples without replacement"

@@ -158,8 +158,10 @@ def task2vec_diversity(texts: Texts, config: MetricsConfig = DEFAULT_CONFIG, *, 
         size = max(1, n // 2)
         logger.warning(
             "task2vec: %d documents for batches of %d; using batches of %d so they differ",
-            n, config.task2vec_batch_size, size,
-        )  # fmt: skip
+            n,
+            config.task2vec_batch_size,
+            size,
+        )
     embeddings = []
     started = time.perf_counter()
     for task in range(config.task2vec_num_batches):

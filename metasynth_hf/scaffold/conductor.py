@@ -227,9 +227,11 @@ class ConductorLoop:
             return self._parse(text)
         except ParseError as first:
             reask = self.prompts.render(
-                "conductor/reask", error=str(first),
-                json_example_call=self.example_call, json_example_final=self.example_final,
-            )  # fmt: skip
+                "conductor/reask",
+                error=str(first),
+                json_example_call=self.example_call,
+                json_example_final=self.example_final,
+            )
             retry: list[Message] = messages + [
                 {"role": "assistant", "content": excerpt(text, 600) or "(empty reply)"},
                 {"role": "user", "content": reask},
@@ -259,14 +261,24 @@ class ConductorLoop:
 
     async def _ask(self, messages: list[Message], turn: int, attempt: int) -> str:
         return await self.caller(
-            "conductor", messages, self.conductor_sampling,
-            turn=turn, attempt=attempt, json_schema=self.schema,
-        )  # fmt: skip
+            "conductor",
+            messages,
+            self.conductor_sampling,
+            turn=turn,
+            attempt=attempt,
+            json_schema=self.schema,
+        )
 
     async def call_expert(
-        self, ws: Workspace, turn_: Turn, *, turn: int, source: str = "conductor",
-        bookkeeping: bool = False, attempt: int = 0,
-    ) -> str:  # fmt: skip
+        self,
+        ws: Workspace,
+        turn_: Turn,
+        *,
+        turn: int,
+        source: str = "conductor",
+        bookkeeping: bool = False,
+        attempt: int = 0,
+    ) -> str:
         """Run one expert with only the shared artifacts; its output updates its artifact."""
         role = self.spec.role(turn_.expert)
         shared = {name: ws.artifacts[name] for name in turn_.share if ws.artifacts.get(name)}
@@ -275,9 +287,11 @@ class ConductorLoop:
         instructions = turn_.instructions or role.default_instructions
         messages: list[Message] = [
             {"role": "system", "content": self.prompts.render(role.template, **self.spec.role_vars)},
-            {"role": "user", "content": self.prompts.render(
-                "experts/_request", instructions=instructions, shared=shared)},
-        ]  # fmt: skip
+            {
+                "role": "user",
+                "content": self.prompts.render("experts/_request", instructions=instructions, shared=shared),
+            },
+        ]
         raw = await self.caller(
             turn_.expert,
             messages,
@@ -292,17 +306,25 @@ class ConductorLoop:
         self.agency.conductor_instructions += source == "conductor"
         ws.put(role.output, output)
         self.trace.experts.append(turn_.expert)
-        self.trace.turns.append({
-            "turn": turn, "action": "call_expert", "expert": turn_.expert, "source": source,
-            "instructions": excerpt(instructions, 300), "share": list(turn_.share),
-            "output_words": len(output.split()),
-        })  # fmt: skip
+        self.trace.turns.append(
+            {
+                "turn": turn,
+                "action": "call_expert",
+                "expert": turn_.expert,
+                "source": source,
+                "instructions": excerpt(instructions, 300),
+                "share": list(turn_.share),
+                "output_words": len(output.split()),
+            }
+        )
         return output
 
     def _observation(self, ws: Workspace, expert: str, output: str, note: str, turn: int) -> str:
         return self.prompts.render(
-            "conductor/observation", expert=expert, note=note,
+            "conductor/observation",
+            expert=expert,
+            note=note,
             output=excerpt(output, self.spec.observation_chars) if output else "",
             turns_left=self.max_turns - turn,
             artifacts=[a for a in self.artifact_names if ws.artifacts.get(a)],
-        )  # fmt: skip
+        )

@@ -13,7 +13,7 @@ from metasynth_hf.scaffold.conductor import (
     NoFinalError,
     Outcome,
     Workspace,
-)  # fmt: skip
+)
 from metasynth_hf.scaffold.context import RunContext
 from metasynth_hf.scaffold.instance_table import render_table
 from metasynth_hf.scaffold.memory import ConductorMemory
@@ -25,7 +25,7 @@ from metasynth_hf.scaffold.text import (
     is_degenerate,
     parse_keywords,
     parse_label,
-)  # fmt: skip
+)
 from metasynth_hf.scaffold.turns import Turn, examples
 from metasynth_hf.seeds.types import SeedSet, normalise_keyword
 
@@ -67,8 +67,7 @@ class MetaSynthProducer:
     ) -> tuple[Record, InstanceEntry]:
         ctx, cfg = self.ctx, self.ctx.config
         trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index,
-                        token_budget=cfg.stop.max_doc_tokens)  # fmt: skip
+        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
         query = " ".join([*seeds.keywords, *(d.topic or "" for d in seeds.documents)])
         shown = ctx.table.relevant(visible, query)
         persona = ctx.persona(index)
@@ -89,9 +88,15 @@ class MetaSynthProducer:
         category, topic, summary = await self._label(loop, text, outcome.turns + 1, seeds)
         status = "empty" if not text else outcome.status
         entry = InstanceEntry(
-            index=index, id=cfg.doc_id(index), topic=topic, category=category, summary=summary,
-            seed_ids=tuple(seeds.ids), keywords_added=self._added_keywords(ws, seeds), text=text,
-        )  # fmt: skip
+            index=index,
+            id=cfg.doc_id(index),
+            topic=topic,
+            category=category,
+            summary=summary,
+            seed_ids=tuple(seeds.ids),
+            keywords_added=self._added_keywords(ws, seeds),
+            text=text,
+        )
         prov = {
             **ctx.base_provenance(index, visible),
             **trace.provenance(),
@@ -103,57 +108,94 @@ class MetaSynthProducer:
             "seeds": {"keywords": list(seeds.keywords), "documents": [d.id for d in seeds.documents]},
             "persona": persona,
             "instance": entry.instance_fields(),
-            "memory": {"condensed_turns": loop.memory.condensed_turns,
-                       "summary_calls": loop.memory.summary_calls},
-        }  # fmt: skip
+            "memory": {"condensed_turns": loop.memory.condensed_turns, "summary_calls": loop.memory.summary_calls},
+        }
         record = Record(
-            id=entry.id, text=text, domain=ctx.domain.name, method="metasynth",
-            seed=list(seeds.ids), topic=topic, num_tokens=ctx.count_tokens(text),
+            id=entry.id,
+            text=text,
+            domain=ctx.domain.name,
+            method="metasynth",
+            seed=list(seeds.ids),
+            topic=topic,
+            num_tokens=ctx.count_tokens(text),
             provenance=dump_provenance(prov),
-        )  # fmt: skip
+        )
         return record, entry
 
     def _loop(self, index, seeds, shown, num_visible, persona, caller, trace) -> ConductorLoop:
         ctx, cfg = self.ctx, self.ctx.config
-        role_vars = {"domain": ctx.domain.name, "domain_description": ctx.domain.description,
-                     "persona": persona, "target_words": cfg.target_words}  # fmt: skip
+        role_vars = {
+            "domain": ctx.domain.name,
+            "domain_description": ctx.domain.description,
+            "persona": persona,
+            "target_words": cfg.target_words,
+        }
         experts = list(self.experts.values())
         call, final = examples(list(self.experts), list(self.artifacts))
         system = ctx.prompts.render(
-            "conductor/system", experts=experts, artifacts=self.artifacts,
-            json_example_call=call, json_example_final=final, max_turns=cfg.stop.max_turns,
+            "conductor/system",
+            experts=experts,
+            artifacts=self.artifacts,
+            json_example_call=call,
+            json_example_final=final,
+            max_turns=cfg.stop.max_turns,
             **role_vars,
-        )  # fmt: skip
-        seed_docs = [{"id": d.id, "topic": d.topic, "excerpt": excerpt(d.text, 600)}
-                     for d in seeds.documents]  # fmt: skip
+        )
+        seed_docs = [{"id": d.id, "topic": d.topic, "excerpt": excerpt(d.text, 600)} for d in seeds.documents]
         task = ctx.prompts.render(
-            "conductor/task", doc_id=cfg.doc_id(index), seeds=seeds, seed_docs=seed_docs,
-            instance_table=render_table(shown), num_earlier=num_visible, **role_vars,
-        )  # fmt: skip
+            "conductor/task",
+            doc_id=cfg.doc_id(index),
+            seeds=seeds,
+            seed_docs=seed_docs,
+            instance_table=render_table(shown),
+            num_earlier=num_visible,
+            **role_vars,
+        )
         spec = LoopSpec(
-            self.experts, self.artifacts, system, task, role_vars,
-            fixed_order=self.fixed_order, required=self.required,
-            final_artifact="draft", final_writer="domain_expert",
-        )  # fmt: skip
+            self.experts,
+            self.artifacts,
+            system,
+            task,
+            role_vars,
+            fixed_order=self.fixed_order,
+            required=self.required,
+            final_artifact="draft",
+            final_writer="domain_expert",
+        )
         memory = ConductorMemory(
-            system, task, cfg.memory.max_tokens,
+            system,
+            task,
+            cfg.memory.max_tokens,
             summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
-        )  # fmt: skip
+        )
         summarize = None
         if cfg.memory.summarize_with == "summarizer" and "summarizer" in self.experts:
 
             async def summarize(previous: str, turns: str) -> str:
                 prompt = ctx.prompts.render("conductor/memory_summary", previous=previous, turns=turns)
                 messages = [{"role": "user", "content": prompt}]
-                text = await caller("summarizer", messages, cfg.expert_sampling, turn=len(trace.turns),
-                                    attempt=9, bookkeeping=True, max_tokens=200)  # fmt: skip
+                text = await caller(
+                    "summarizer",
+                    messages,
+                    cfg.expert_sampling,
+                    turn=len(trace.turns),
+                    attempt=9,
+                    bookkeeping=True,
+                    max_tokens=200,
+                )
                 return "" if is_degenerate(text) else clean_output(text)
 
         return ConductorLoop(
-            spec, ctx.prompts, caller, trace, memory,
-            conductor_sampling=cfg.conductor_sampling, expert_sampling=cfg.expert_sampling,
-            max_turns=cfg.stop.max_turns, summarize=summarize,
-        )  # fmt: skip
+            spec,
+            ctx.prompts,
+            caller,
+            trace,
+            memory,
+            conductor_sampling=cfg.conductor_sampling,
+            expert_sampling=cfg.expert_sampling,
+            max_turns=cfg.stop.max_turns,
+            summarize=summarize,
+        )
 
     @staticmethod
     def _seed_text(seeds: SeedSet) -> str:

@@ -129,8 +129,7 @@ class InstanceTable:
 
     def add(self, entry: InstanceEntry) -> None:
         if self.entries and entry.index <= self.entries[-1].index:
-            raise ValueError(f"entries must be published in index order: {entry.index} after "
-                             f"{self.entries[-1].index}")  # fmt: skip
+            raise ValueError(f"entries must be published in index order: {entry.index} after {self.entries[-1].index}")
         self.entries.append(entry)
         self._indices.append(entry.index)
         old = len(self.entries) - 1 - (self.text_horizon or 0)

@@ -36,9 +36,17 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 RECORD_FIELDS = (
-    "id", "text", "domain", "method", "seed", "topic", "num_tokens", "provenance",
-    "instruction", "response",
-)  # fmt: skip
+    "id",
+    "text",
+    "domain",
+    "method",
+    "seed",
+    "topic",
+    "num_tokens",
+    "provenance",
+    "instruction",
+    "response",
+)
 
 
 @dataclass(frozen=True)

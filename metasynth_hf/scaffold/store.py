@@ -132,8 +132,9 @@ class ShardFile:
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
-            logger.warning("%s: dropping a torn last line (%d bytes); it will be regenerated",
-                           self.path, len(data) - end)  # fmt: skip
+            logger.warning(
+                "%s: dropping a torn last line (%d bytes); it will be regenerated", self.path, len(data) - end
+            )
             with self.path.open("r+b") as fh:
                 fh.truncate(end)
                 fh.flush()

@@ -35,11 +35,15 @@ class Turn:
         if self.action == "final":
             return json.dumps({"action": "final"})
         return json.dumps(
-            {"action": "call_expert", "expert": self.expert,
-             "instructions": self.instructions, "share": list(self.share),
-             **({"context": self.context} if self.context else {})},
+            {
+                "action": "call_expert",
+                "expert": self.expert,
+                "instructions": self.instructions,
+                "share": list(self.share),
+                **({"context": self.context} if self.context else {}),
+            },
             ensure_ascii=False,
-        )  # fmt: skip
+        )
 
 
 def turn_schema(experts: list[str], artifacts: list[str], max_tokens: int | None = None) -> dict[str, Any]:
@@ -92,10 +96,7 @@ def examples(experts: list[str], artifacts: list[str]) -> tuple[str, str]:
     """(call example, final example) as shown in the prompts."""
     expert = "domain_expert" if "domain_expert" in experts else experts[0]
     share = [a for a in ("seeds", "draft") if a in artifacts] or artifacts[:1]
-    call = json.dumps(
-        {"action": "call_expert", "expert": expert,
-         "instructions": PLACEHOLDER, "share": share}
-    )  # fmt: skip
+    call = json.dumps({"action": "call_expert", "expert": expert, "instructions": PLACEHOLDER, "share": share})
     return call, json.dumps({"action": "final"})
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from metasynth_hf.config_io import StrictConfig
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.seeds.domains import Domain
 from metasynth_hf.seeds.keyword import KeywordSeeder
@@ -23,19 +24,15 @@ from metasynth_hf.seeds.topic_aware import TopicAwareConfig, TopicAwareSeeder
 from metasynth_hf.seeds.types import Seeder
 
 
-class KeywordSeedsConfig(BaseModel):
+class KeywordSeedsConfig(StrictConfig):
     """Keyword-based seeds: `k` domain keywords per document plus expanded ones."""
-
-    model_config = ConfigDict(extra="forbid")
 
     k: int = Field(3, ge=1)
     expanded_per_doc: int = Field(1, ge=0)
 
 
-class SeedsConfig(BaseModel):
+class SeedsConfig(StrictConfig):
     """Which seed selection a run uses, and its settings."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["keyword", "topic_aware"] = "keyword"
     keyword: KeywordSeedsConfig = KeywordSeedsConfig()

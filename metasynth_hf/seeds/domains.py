@@ -136,9 +136,11 @@ def resolve_domain(domain: Domain | str | Path | dict[str, Any]) -> Domain:
         if missing:
             raise ConfigError(f"domain: missing field(s) {missing}; " + CUSTOM_DOMAIN_HINT)
         return custom_domain(
-            domain["name"], domain["description"], domain["keywords"],
+            domain["name"],
+            domain["description"],
+            domain["keywords"],
             tuple(domain.get("persona_hints", ())),
-        )  # fmt: skip
+        )
     looks_like_file = isinstance(domain, str) and (
         Path(domain).suffix or "/" in domain or Path(domain).expanduser().is_file()
     )

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from metasynth_hf.config_io import format_validation_error
+from metasynth_hf.config_io import StrictConfig, format_validation_error
 from metasynth_hf.errors import ConfigError, missing_dependency
 from metasynth_hf.models import EMBEDDED_EMBEDDING_MODEL
 from metasynth_hf.seeds import topics as topic_model
@@ -46,10 +46,8 @@ from metasynth_hf.seeds.types import FinishedDoc, SeedDocument, SeedSet, rng_for
 logger = logging.getLogger(__name__)
 
 
-class TopicAwareConfig(BaseModel):
+class TopicAwareConfig(StrictConfig):
     """Configuration of topic-aware seeds; YAML keys equal these fields."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text_column: str = "text"
     id_column: str | None = None
@@ -110,9 +108,14 @@ class TopicAwareSeeder:
         self.lanes = lanes  # the engine's window in indices: document i sees documents <= i - lanes
         cfg = self.config
         loaded = load_corpus(
-            corpus, text_column=cfg.text_column, id_column=cfg.id_column, split=cfg.split,
-            max_docs=cfg.max_docs, min_chars=cfg.min_chars, max_chars=cfg.max_chars_per_doc,
-        )  # fmt: skip
+            corpus,
+            text_column=cfg.text_column,
+            id_column=cfg.id_column,
+            split=cfg.split,
+            max_docs=cfg.max_docs,
+            min_chars=cfg.min_chars,
+            max_chars=cfg.max_chars_per_doc,
+        )
         self.seed = seed
         self.ids, self.texts = loaded.ids, loaded.texts
         self._row = {doc_id: row for row, doc_id in enumerate(self.ids)}
@@ -214,8 +217,10 @@ class TopicAwareSeeder:
         if not allowed:
             logger.warning(
                 "block %d: every topic was used by the last %d documents; reusing topics "
-                "(raise num_topics or lower refresh_every)", block, self.config.refresh_every,
-            )  # fmt: skip
+                "(raise num_topics or lower refresh_every)",
+                block,
+                self.config.refresh_every,
+            )
             allowed = list(self.topic_labels)
         fresh = [t for t in allowed if any(r not in used for r in self._members[t])]
         if not fresh:

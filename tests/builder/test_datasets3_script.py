@@ -29,22 +29,26 @@ def _ds3_venv() -> Path:
     python = root / "bin" / "python"
     if not (root / ".ready").is_file():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
-        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        site = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         Path(site, "zz_main_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS], check=True)
         (root / ".ready").write_text("ok\n")
     # The editable install points at this checkout (CI clones to a new place each run).
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)],
-                   check=True)  # fmt: skip
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)], check=True)
     return python
 
 
 def test_builder_script_runs_under_datasets_3(tmp_path):
     python = _ds3_venv()
     script = tmp_path / "load.py"
-    script.write_text(textwrap.dedent(
-        f"""
+    script.write_text(
+        textwrap.dedent(
+            f"""
         import datasets
         assert datasets.__version__.startswith("3."), datasets.__version__
         ds = datasets.load_dataset({str(REPO / "builders" / "metasynth")!r}, "finance-template",
@@ -53,7 +57,8 @@ def test_builder_script_runs_under_datasets_3(tmp_path):
                                    expert_sampling={{"max_tokens": 12, "temperature": 0.8}})
         print("IDS", ",".join(ds["id"]), "COLUMNS", ",".join(ds.column_names))
         """
-    ))  # fmt: skip
+        )
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run([str(python), str(script)], capture_output=True, text=True, env=env, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -39,8 +39,11 @@ def test_config_parses_and_builds_a_run_per_method(path):
 
 def test_instruct_needs_its_source_among_the_methods():
     with pytest.raises(ConfigError, match="instruct_from"):
-        load_config(ExperimentConfig, None, {"name": "x", "num_docs": 4, "methods": ["template"],
-                                             "instruct_from": "metasynth_keyword"})  # fmt: skip
+        load_config(
+            ExperimentConfig,
+            None,
+            {"name": "x", "num_docs": 4, "methods": ["template"], "instruct_from": "metasynth_keyword"},
+        )
 
 
 def test_tgi_config_is_the_same_schema_on_endpoints():
@@ -55,7 +58,7 @@ def test_tgi_config_is_the_same_schema_on_endpoints():
         ({"method": "template"}, "method"),
         ({"num_docs": 3}, "num_docs"),
         ({"seeds": {"kind": "keyword"}}, "seeds.kind"),
-    ],  # fmt: skip
+    ],
 )
 def test_fields_owned_by_the_experiment_are_refused_in_run(run, field):
     with pytest.raises(ConfigError, match=field.split(".")[0]):
@@ -68,8 +71,7 @@ def test_unknown_keys_are_refused_with_their_name():
 
 
 def test_a_bad_run_field_names_the_method():
-    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9,
-                                                  "run": {"lanes": 0}})  # fmt: skip
+    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9, "run": {"lanes": 0}})
     with pytest.raises(ConfigError, match=r"(?s)method template.*lanes"):
         config.run_config("template", None)
 
@@ -83,6 +85,5 @@ def test_threads_reach_the_metrics_config():
 def test_lanes_must_leave_earlier_documents_visible():
     with pytest.raises(ConfigError, match=r"run.lanes \(4\) must be below num_docs \(3\)"):
         load_config(ExperimentConfig, None, {"name": "x", "num_docs": 3})
-    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 3,
-                                                  "methods": ["template"]})  # fmt: skip
+    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 3, "methods": ["template"]})
     assert config.methods == ("template",)  # unconditioned methods may fill every lane

@@ -41,10 +41,8 @@ def test_parts_are_disjoint_reproducible_and_written(tmp_path):
 
 def test_a_small_source_shrinks_the_parts(tmp_path):
     path = tmp_path / "real.jsonl"
-    path.write_text("".join(json.dumps({"text": f"document number {i} " * 5}) + "\n"
-                            for i in range(12)))  # fmt: skip
-    config = ReferenceConfig(source=str(path), general=None, seed_docs=20, reference_docs=10,
-                             heldout_docs=10)  # fmt: skip
+    path.write_text("".join(json.dumps({"text": f"document number {i} " * 5}) + "\n" for i in range(12)))
+    config = ReferenceConfig(source=str(path), general=None, seed_docs=20, reference_docs=10, heldout_docs=10)
     real = prepare_real_text(config, tmp_path / "out")
     assert 0 < len(real.seeds) + len(real.reference) + len(real.heldout) <= 12
     assert real.general == [] and "general" not in real.files

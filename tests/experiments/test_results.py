@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from metasynth_hf.card import card_section
 from metasynth_hf.experiments.cpt import equal_token_corpora
-from metasynth_hf.experiments.results import PAPER_VALUES, card_section, observed_order, render
+from metasynth_hf.experiments.results import PAPER_VALUES, observed_order, render
 
 
 def _report(values: dict, reference: bool = False) -> dict:
@@ -19,33 +20,56 @@ def _data() -> dict:
     reports = {
         "metasynth_keyword": _report(
             {"compression_ratio": 2.5, "ngram_diversity_1": 0.30, "task2vec_diversity": 0.20}
-        ),  # fmt: skip
-        "template": _report(
-            {"compression_ratio": 3.5, "ngram_diversity_1": 0.40, "task2vec_diversity": 0.10}
-        ),  # fmt: skip
+        ),
+        "template": _report({"compression_ratio": 3.5, "ngram_diversity_1": 0.40, "task2vec_diversity": 0.10}),
         "real_reference": _report(
             {"compression_ratio": 2.0, "ngram_diversity_1": 0.5, "task2vec_diversity": 0.3},
             reference=True,
-        ),  # fmt: skip
+        ),
     }
-    run = {"label": "template", "method": "template", "seeds_kind": "keyword", "documents": 3,
-           "empty_documents": 0, "tokens": 90, "tokenizer": "approx", "calls": 3,
-           "cache_hits": 0, "completion_tokens": 60, "wall_time_s": 6.0, "fallbacks": 0,
-           "statuses": {"final": 3}, "models": {"writer": "SmolLM2"}, "prompt_hash": "abc123",
-           "fingerprint": "f"}  # fmt: skip
+    run = {
+        "label": "template",
+        "method": "template",
+        "seeds_kind": "keyword",
+        "documents": 3,
+        "empty_documents": 0,
+        "tokens": 90,
+        "tokenizer": "approx",
+        "calls": 3,
+        "cache_hits": 0,
+        "completion_tokens": 60,
+        "wall_time_s": 6.0,
+        "fallbacks": 0,
+        "statuses": {"final": 3},
+        "models": {"writer": "SmolLM2"},
+        "prompt_hash": "abc123",
+        "fingerprint": "f",
+    }
     return {
-        "experiment": {"name": "unit", "domain": "finance", "num_docs": 3, "seed": 0,
-                       "metrics": {"embedding_model": "minilm", "task2vec_probe": "smollm2",
-                                   "task2vec_num_batches": 2, "task2vec_batch_size": 2}},
-        "methods": [run], "reports": reports,
+        "experiment": {
+            "name": "unit",
+            "domain": "finance",
+            "num_docs": 3,
+            "seed": 0,
+            "metrics": {
+                "embedding_model": "minilm",
+                "task2vec_probe": "smollm2",
+                "task2vec_num_batches": 2,
+                "task2vec_batch_size": 2,
+            },
+        },
+        "methods": [run],
+        "reports": reports,
         "real_text": {"description": "stdlib docs", "counts": {"reference": 6}},
-        "generation_wall_time_s": 6.0, "scoring_wall_time_s": 1.0,
-    }  # fmt: skip
+        "generation_wall_time_s": 6.0,
+        "scoring_wall_time_s": 1.0,
+    }
 
 
 def test_table_rows_are_corpora_and_columns_carry_arrows(tmp_path: Path):
-    text = render(_data(), command="metasynth compare --config x.yaml",
-                  results_path=tmp_path / "results.md", scale_note="tiny")  # fmt: skip
+    text = render(
+        _data(), command="metasynth compare --config x.yaml", results_path=tmp_path / "results.md", scale_note="tiny"
+    )
     header = next(line for line in text.splitlines() if line.startswith("| corpus | compression"))
     assert "compression_ratio ↓" in header and "ngram_diversity_1 ↑" in header
     assert "| real_reference (real) | 2.0000 |" in text
@@ -88,15 +112,27 @@ def test_cpt_section_shows_mean_and_sd_over_seeds_against_base(tmp_path: Path):
 
     def trained(docs, cmd, domain, general):
         seeds = {str(k): {"command": cmd.replace(" a", f" a --seed {k}")} for k in range(3)}
-        return {"documents": docs, "train_loss": {"mean": 2.5, "sd": 0.1}, "train_seconds": 9.0,
-                "seeds": seeds, "command": cmd, "perplexity": {"domain": domain, "general": general}}  # fmt: skip
+        return {
+            "documents": docs,
+            "train_loss": {"mean": 2.5, "sd": 0.1},
+            "train_seconds": 9.0,
+            "seeds": seeds,
+            "command": cmd,
+            "perplexity": {"domain": domain, "general": general},
+        }
 
-    cpt = {"base_model": "/home/x/.cache/ckpt-1", "tokens_per_corpus": 500, "heldout": {"domain": 3},
-           "runs": {"base": {"perplexity": ppl(20.0, 10.0)},
-                    "metasynth_keyword": trained(3, "/opt/venv/bin/python3 -m metasynth_hf.train a",
-                                                 spread(18.0, 0.2), spread(11.0, 0.1)),
-                    "template": trained(2, "python -m metasynth_hf.train b", spread(19.0, 0.2),
-                                        spread(11.2, 0.3))}}  # fmt: skip
+    cpt = {
+        "base_model": "/home/x/.cache/ckpt-1",
+        "tokens_per_corpus": 500,
+        "heldout": {"domain": 3},
+        "runs": {
+            "base": {"perplexity": ppl(20.0, 10.0)},
+            "metasynth_keyword": trained(
+                3, "/opt/venv/bin/python3 -m metasynth_hf.train a", spread(18.0, 0.2), spread(11.0, 0.1)
+            ),
+            "template": trained(2, "python -m metasynth_hf.train b", spread(19.0, 0.2), spread(11.2, 0.3)),
+        },
+    }
     text = render(_data(), command="c", results_path=tmp_path / "r.md", cpt=cpt)
     assert (
         "| trained on metasynth_keyword | 3 | 2.500 ± 0.100 | 9 | 18.00 ± 0.20 (-10.0%) | 11.00 ± 0.10 (+10.0%) |"
@@ -111,8 +147,7 @@ def test_cpt_section_shows_mean_and_sd_over_seeds_against_base(tmp_path: Path):
     ) in text
     assert "(11.00, next template 11.20): within the seeds spread" in text and "are all higher" in text
     assert "- whole comparison: 0.1 min (generation + scoring) on this machine" in text
-    timed = render(_data(), command="c", results_path=tmp_path / "r.md",
-                   cpt={**cpt, "wall_time_s": 53.0})  # fmt: skip
+    timed = render(_data(), command="c", results_path=tmp_path / "r.md", cpt={**cpt, "wall_time_s": 53.0})
     assert "- whole comparison: 1.0 min (generation + scoring + CPT) on this machine" in timed
 
 
@@ -151,8 +186,20 @@ def test_only_report_rewrites_the_markdown_from_the_json(tmp_path: Path):
 
     data = {**_data(), "command": "metasynth compare --config recipes/experiments/smoke.yaml"}
     (tmp_path / "comparison.json").write_text(json.dumps(data))
-    rc = main(["compare", "--config", "recipes/experiments/smoke.yaml", "--out", str(tmp_path),
-               "--results", str(tmp_path / "r.md"), "--only", "report", "--no-plots"])  # fmt: skip
+    rc = main(
+        [
+            "compare",
+            "--config",
+            "recipes/experiments/smoke.yaml",
+            "--out",
+            str(tmp_path),
+            "--results",
+            str(tmp_path / "r.md"),
+            "--only",
+            "report",
+            "--no-plots",
+        ]
+    )
     text = (tmp_path / "r.md").read_text()
     assert rc == 0 and "`metasynth compare --config recipes/experiments/smoke.yaml`" in text
     assert "--only report" not in text and "| metasynth_keyword | 2.5000 |" in text

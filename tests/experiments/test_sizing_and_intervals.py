@@ -20,7 +20,10 @@ def test_every_corpus_is_cut_to_the_smallest_token_count():
     corpora = {"long": ["a b c"] * 4, "short": ["x y z", "u v"], "mid": ["p q r s"] * 2}
     cut, budget = equal_size(corpora, words)
     assert budget == 5 and {name: sum(map(words, texts)) for name, texts in cut.items()} == {
-        "long": 5, "short": 5, "mid": 5}  # fmt: skip
+        "long": 5,
+        "short": 5,
+        "mid": 5,
+    }
     assert cut["mid"] == ["p q r s", "p"]  # whole documents first, the last one cut at a word
     assert cut_to_tokens(["one two three"], 0, words) == []
     # documents longer than the budget still leave two documents to compare

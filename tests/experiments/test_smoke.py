@@ -25,8 +25,17 @@ def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     threads = torch.get_num_threads()
     try:
-        rc = main(["compare", "--config", "recipes/experiments/smoke.yaml", "--out", str(out),
-                   "--results", str(out / "results.md")])  # fmt: skip
+        rc = main(
+            [
+                "compare",
+                "--config",
+                "recipes/experiments/smoke.yaml",
+                "--out",
+                str(out),
+                "--results",
+                str(out / "results.md"),
+            ]
+        )
     finally:
         torch.set_num_threads(threads)  # the command sets 1 thread (smoke.yaml: threads: 1)
     return rc, out
@@ -83,6 +92,20 @@ def test_the_raw_measurements_re_render_the_results(smoke, capsys):
     assert (raw / "summaries" / "metasynth_keyword-summary-00000-of-00001.json").is_file()
     before = (out / "results.md").read_text()
     elsewhere = out / "elsewhere"  # no corpora, no comparison.json there: only the committed files
-    assert main(["compare", "--config", "recipes/experiments/smoke.yaml", "--out", str(elsewhere),
-                 "--results", str(out / "results.md"), "--only", "report"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "compare",
+                "--config",
+                "recipes/experiments/smoke.yaml",
+                "--out",
+                str(elsewhere),
+                "--results",
+                str(out / "results.md"),
+                "--only",
+                "report",
+            ]
+        )
+        == 0
+    )
     assert (out / "results.md").read_text() == before

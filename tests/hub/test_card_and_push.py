@@ -18,30 +18,54 @@ from tests.support.runs import make_run_dir, record
 GOLDEN = Path(__file__).parent / "golden_card.md"
 
 FACTS = {
-    "fingerprint": "0123456789abcdef", "domain": "finance", "method": "metasynth",
-    "seeds": "keyword", "conductor_model": "smollm2-135m", "expert_model": "smollm2-135m",
-    "experts": ["seed_keywords", "domain_expert", "content_analyst"], "prompt_set": "feedbeef",
-    "shards": 2, "calls": 40, "cache_hits": 3, "fallbacks": 1,
-    "agency": {"documents": 4, "conductor_turns": 12, "scaffold_turns": 8, "conductor_instructions": 9,
-               "expert_calls": 24, "scaffold_reasons": {"reserved": 5, "unparseable": 3},
-               "final_by": {"conductor": 1, "max_turns": 3},
-               "conductor_turn_share": 0.6, "conductor_instruction_share": 0.375},
-    "required": ["seed_keywords", "domain_expert", "content_analyst"], "max_turns": 6,
+    "fingerprint": "0123456789abcdef",
+    "domain": "finance",
+    "method": "metasynth",
+    "seeds": "keyword",
+    "conductor_model": "smollm2-135m",
+    "expert_model": "smollm2-135m",
+    "experts": ["seed_keywords", "domain_expert", "content_analyst"],
+    "prompt_set": "feedbeef",
+    "shards": 2,
+    "calls": 40,
+    "cache_hits": 3,
+    "fallbacks": 1,
+    "agency": {
+        "documents": 4,
+        "conductor_turns": 12,
+        "scaffold_turns": 8,
+        "conductor_instructions": 9,
+        "expert_calls": 24,
+        "scaffold_reasons": {"reserved": 5, "unparseable": 3},
+        "final_by": {"conductor": 1, "max_turns": 3},
+        "conductor_turn_share": 0.6,
+        "conductor_instruction_share": 0.375,
+    },
+    "required": ["seed_keywords", "domain_expert", "content_analyst"],
+    "max_turns": 6,
     "instance_table": {"max_entries": 12, "recent": 4},
     "reproduce": "metasynth generate --config metasynth_run.yaml --out finance",
-}  # fmt: skip
+}
 REPORTS = {
-    "finance": {"metrics": {
-        "compression_ratio": {"value": 3.25, "direction": "lower"},
-        "ngram_diversity": {"value": 2.5, "direction": "higher"},
-    }},
+    "finance": {
+        "metrics": {
+            "compression_ratio": {"value": 3.25, "direction": "lower"},
+            "ngram_diversity": {"value": 2.5, "direction": "higher"},
+        }
+    },
     "real": {"metrics": {"compression_ratio": {"value": 2.75, "direction": "lower"}}, "is_reference": True},
-}  # fmt: skip
+}
 
 
 def test_card_matches_golden_and_round_trips(tmp_path):
-    card = build_card(FACTS, [120, 300, 410, 95], reports=REPORTS, main_corpus="finance",
-                      plots=["plots/metrics.png"], cleaning={"near_duplicate": 2})  # fmt: skip
+    card = build_card(
+        FACTS,
+        [120, 300, 410, 95],
+        reports=REPORTS,
+        main_corpus="finance",
+        plots=["plots/metrics.png"],
+        cleaning={"near_duplicate": 2},
+    )
     text = str(card)
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
@@ -157,8 +181,17 @@ def test_push_dry_run_cli_takes_a_results_file(tmp_path, capsys):
     run = make_run_dir(tmp_path / "run")
     results = tmp_path / "results.md"
     results.write_text("# Results: MetaSynth vs template baselines (x)\n\n## Setup\n")
-    argv = ["push", str(run), "--repo-id", "someone/x", "--dry-run", "--results", str(results),
-            "--staging-dir", str(tmp_path / "staged")]  # fmt: skip
+    argv = [
+        "push",
+        str(run),
+        "--repo-id",
+        "someone/x",
+        "--dry-run",
+        "--results",
+        str(results),
+        "--staging-dir",
+        str(tmp_path / "staged"),
+    ]
     assert main(argv) == 0
     assert "### Setup" in (tmp_path / "staged" / "README.md").read_text()
     assert "nothing uploaded" in capsys.readouterr().out

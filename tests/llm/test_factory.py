@@ -37,19 +37,24 @@ class Echo:
 def test_roles_sharing_a_config_share_one_backend(tmp_path):
     local = ModelConfig()
     remote = ModelConfig(endpoints=[EndpointConfig(url="http://127.0.0.1:9", model="m")])
-    roles = RoleModels({"conductor": local, "domain_expert": local, "summarizer": remote},
-                       cache_path=tmp_path / "c.sqlite")  # fmt: skip
+    roles = RoleModels(
+        {"conductor": local, "domain_expert": local, "summarizer": remote}, cache_path=tmp_path / "c.sqlite"
+    )
     backends = roles._backends
     assert len(backends) == 2
     assert isinstance(backends[local], LocalChatModel) and isinstance(backends[remote], EndpointPool)
-    assert roles.model_ids() == {"conductor": backends[local].model_id,
-                                 "domain_expert": backends[local].model_id, "summarizer": "m"}  # fmt: skip
+    assert roles.model_ids() == {
+        "conductor": backends[local].model_id,
+        "domain_expert": backends[local].model_id,
+        "summarizer": "m",
+    }
     asyncio.run(roles.aclose())
 
 
 def test_cache_and_meter_layers(tmp_path):
-    roles = RoleModels({"conductor": ModelConfig(), "summarizer": ModelConfig()},
-                       cache_path=tmp_path / "c.sqlite", meter=UsageMeter())  # fmt: skip
+    roles = RoleModels(
+        {"conductor": ModelConfig(), "summarizer": ModelConfig()}, cache_path=tmp_path / "c.sqlite", meter=UsageMeter()
+    )
     echo = Echo()
     roles._backends = {cfg: echo for cfg in roles._backends}
     for model in roles.models.values():  # rebuild the layers over the scripted backend

@@ -20,8 +20,23 @@ PROBES = [("pass",)] * 3  # reachability (/v1/models) and identity (/info, /v1/m
 
 def generate(url: str, out, *extra: str) -> tuple[int, float]:
     started = time.monotonic()
-    code = main(["generate", "--method", "template", "--num-docs", "20", "--lanes", "4", "--endpoint", url,
-                 "--out", str(out), "--no-progress", *extra])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--method",
+            "template",
+            "--num-docs",
+            "20",
+            "--lanes",
+            "4",
+            "--endpoint",
+            url,
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
     return code, time.monotonic() - started
 
 
@@ -58,8 +73,14 @@ def test_eight_transient_failures_cost_at_most_the_clean_run_again(server, clean
 def test_a_permanent_failure_is_reported_within_the_budget(server, fault, tmp_path, capsys):
     budget = 4.0
     with FaultProxy(server.url, PROBES + [fault] * 10_000) as proxy:
-        code, seconds = generate(proxy.url, tmp_path, "--set", f"conductor.retry.budget_s={budget}",
-                                 "--set", "conductor.retry.max_attempts=1000")  # fmt: skip
+        code, seconds = generate(
+            proxy.url,
+            tmp_path,
+            "--set",
+            f"conductor.retry.budget_s={budget}",
+            "--set",
+            "conductor.retry.max_attempts=1000",
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and seconds < budget + 4.0, seconds  # was 543 s (503) and 579 s (dead port)
     assert len(err) == 1 and "retry.budget_s=4 s ran out" in err[0]

@@ -182,10 +182,12 @@ def test_conductor_turns_under_the_turn_schema_parse_within_a_small_budget(local
     experts, artifacts = ["domain_expert", "summarizer"], ["seeds", "draft"]
     params = SamplingParams(max_tokens=96, temperature=0.7, json_schema=turn_schema(experts, artifacts, 96))
     messages = [
-        [{"role": "system", "content": "You direct experts. Reply with one JSON turn."},
-         {"role": "user", "content": f"Document {i}: decide the next step for a text about bonds."}]
+        [
+            {"role": "system", "content": "You direct experts. Reply with one JSON turn."},
+            {"role": "user", "content": f"Document {i}: decide the next step for a text about bonds."},
+        ]
         for i in range(8)
-    ]  # fmt: skip
+    ]
 
     async def run():
         return await asyncio.gather(

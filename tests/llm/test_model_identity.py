@@ -14,8 +14,23 @@ WORDS = "Liquidity spreads widened as the treasury desk rebalanced its collatera
 
 
 def generate(url: str, out, cache, *extra: str) -> tuple[int, dict]:
-    code = main(["generate", "--method", "template", "--num-docs", "2", "--endpoint", url, "--out", str(out),
-                 "--cache", str(cache), "--no-progress", *extra])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--method",
+            "template",
+            "--num-docs",
+            "2",
+            "--endpoint",
+            url,
+            "--out",
+            str(out),
+            "--cache",
+            str(cache),
+            "--no-progress",
+            *extra,
+        ]
+    )
     return code, json.loads((out / "summary-00000-of-00001.json").read_text())
 
 
@@ -46,13 +61,46 @@ def test_a_blank_reply_is_retried_reported_and_never_cached(tmp_path, capsys):
     cache = tmp_path / "cache.sqlite"
     retry = ["--lanes", "1", "--set", "conductor.retry.max_attempts=2", "--set", "conductor.retry.base_delay_s=0.01"]
     with StubServer("m", content=None) as server:  # 200 with `content: null`
-        code = main(["generate", "--method", "template", "--num-docs", "2", "--endpoint", server.url,
-                     "--out", str(tmp_path / "x"), "--cache", str(cache), "--no-progress", *retry])  # fmt: skip
+        code = main(
+            [
+                "generate",
+                "--method",
+                "template",
+                "--num-docs",
+                "2",
+                "--endpoint",
+                server.url,
+                "--out",
+                str(tmp_path / "x"),
+                "--cache",
+                str(cache),
+                "--no-progress",
+                *retry,
+            ]
+        )
         assert code != 0 and "empty reply (200 with no message content)" in capsys.readouterr().err
         assert server.chat_requests == 2  # tried twice, then a clear error: no empty document
         server.set(content="   \n")
-        assert main(["generate", "--method", "template", "--num-docs", "2", "--endpoint", server.url,
-                     "--out", str(tmp_path / "x"), "--cache", str(cache), "--no-progress", *retry]) != 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "generate",
+                    "--method",
+                    "template",
+                    "--num-docs",
+                    "2",
+                    "--endpoint",
+                    server.url,
+                    "--out",
+                    str(tmp_path / "x"),
+                    "--cache",
+                    str(cache),
+                    "--no-progress",
+                    *retry,
+                ]
+            )
+            != 0
+        )
         server.set(content="Now a real answer. " + WORDS)
         code, summary = generate(server.url, tmp_path / "x", cache, *retry)
         assert code == 0 and summary["cache_hits"] == 0  # nothing blank was kept as an answer

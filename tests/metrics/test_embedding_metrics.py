@@ -115,7 +115,8 @@ def test_without_mauve_installed_the_report_skips_it_with_a_note(corpus_embeddin
     monkeypatch.setattr(builtins, "__import__", no_mauve)
     metrics: dict = {}
     config = tiny_config.model_copy(update={"metrics": ("remote_clique", "mauve")})
-    _embedding_entries(corpus_embeddings["varied"], corpus_embeddings["reference"], config, set(config.metrics),
-                       metrics)  # fmt: skip
+    _embedding_entries(
+        corpus_embeddings["varied"], corpus_embeddings["reference"], config, set(config.metrics), metrics
+    )
     assert metrics["mauve"]["value"] is None and "pip install 'metasynth-hf[mauve]'" in metrics["mauve"]["note"]
     assert metrics["remote_clique"]["value"] > 0

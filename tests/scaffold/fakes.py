@@ -1,8 +1,10 @@
 """A scripted ChatModel for deterministic tests of the scaffold's logic.
 
-It implements the chat protocol (no HTTP mocking): the role of each call is read from the
-prompt, the answer is a pure function of (role, messages, seed), so runs are reproducible
-and different seeds give different text. Real-model tests live in test_real_model.py.
+It implements the chat protocol (no HTTP mocking). The role of each call is the key the
+scaffold looked the model up by (`models[role]`, as RoleModels serves it), never read from
+the prompt, so rewording a prompt fails no test; the answer is a pure function of (role,
+messages, seed), so runs are reproducible and different seeds give different text.
+Real-model tests live in test_real_model.py.
 """
 
 from __future__ import annotations
@@ -19,30 +21,6 @@ _WORDS = """liquidity yield credit spread hedging duration covenant treasury equ
 default collateral margin volatility dividend capital reserve audit tariff pension annuity swap
 option futures bond loan mortgage inflation deposit settlement clearing custody"""
 WORDS = tuple(_WORDS.split())
-
-ROLE_MARKERS = (
-    ("You are the Conductor of an instruction-writing team", "iconductor"),
-    ("You are the Conductor", "conductor"),
-    ("Seed Keyword Extraction", "seed_keywords"),
-    ("Summarizer Expert", "summarizer"),
-    ("Content Analyst Expert", "content_analyst"),
-    ("Topic Labeler Expert", "topic_labeler"),
-    ("Document Transformation Expert", "doc_transform"),
-    ("Role Suggestion Expert", "role_suggester"),
-    ("Complexity Expert", "complexity"),
-    ("Question Editing Expert", "question_editor"),
-    ("assistant. Answer the instruction", "responder"),
-    ("writing for a", "domain_expert"),
-    ("Summarise these earlier steps", "memory"),
-)
-
-
-def role_of(messages: list[Message]) -> str:
-    head = messages[0]["content"]
-    for marker, role in ROLE_MARKERS:
-        if marker in head:
-            return role
-    return "writer"
 
 
 def prose(seed: int | None, n: int = 60, prefix: str = "") -> str:
@@ -139,9 +117,14 @@ class ScriptedModel:
     def roles(self) -> Counter:
         return Counter(role for role, _, _ in self.calls)
 
-    async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
+    def for_role(self, role: str) -> RoleView:
+        """The ChatModel the scaffold gets for `role` (what `models[role]` returns)."""
+        return RoleView(self, role)
+
+    async def chat(self, messages: list[Message], params: SamplingParams | None = None, *, role: str = "") -> Reply:
+        if not role:
+            raise TypeError("ScriptedModel answers by role: reach it through AnyRole or for_role(role)")
         params = params or SamplingParams()
-        role = role_of(messages)
         if self.delay is not None:
             await asyncio.sleep(self.delay(role, params))
         else:
@@ -155,14 +138,38 @@ class ScriptedModel:
         return None
 
 
-class AnyRole(Mapping):
-    """Every role answered by the same model (what RoleModels does with one ModelConfig)."""
+class RoleView:
+    """One role's ChatModel over a ScriptedModel."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model: ScriptedModel, role: str):
+        self.model, self.role = model, role
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    async def chat(self, messages: list[Message], params: SamplingParams | None = None) -> Reply:
+        return await self.model.chat(messages, params, role=self.role)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class AnyRole(Mapping):
+    """Every role answered by the same model (what RoleModels does with one ModelConfig).
+
+    A ScriptedModel is reached through `for_role`, so it knows each call's role. The
+    instruction-writing conductor (method `instruct`) answers as `iconductor`. `wrap` puts
+    a layer over each role's model (e.g. the response cache)."""
+
+    def __init__(self, model, *, method: str = "metasynth", wrap: Callable | None = None):
+        self.model, self.method, self.wrap = model, method, wrap
 
     def __getitem__(self, role: str):
-        return self.model
+        model = self.model
+        if hasattr(model, "for_role"):
+            model = model.for_role("iconductor" if role == "conductor" and self.method == "instruct" else role)
+        return self.wrap(model) if self.wrap is not None else model
 
     def __iter__(self) -> Iterator[str]:
         return iter(())

@@ -14,9 +14,11 @@ from tests.scaffold.fakes import AnyRole, ScriptedModel
 
 def make_config(out: Path, **fields: Any) -> RunConfig:
     base: dict[str, Any] = {
-        "num_docs": 3, "lanes": 2, "output_dir": str(out),
+        "num_docs": 3,
+        "lanes": 2,
+        "output_dir": str(out),
         "instance_table": {"embedder": "hashing", "max_entries": 4, "recent": 2},
-    }  # fmt: skip
+    }
     base.update(fields)
     return RunConfig.model_validate(base)
 
@@ -25,7 +27,7 @@ def run(
     out: Path, model: ScriptedModel | None = None, *, seeder: Any = None, **fields: Any
 ) -> tuple[RunSummary, list[dict]]:
     config = make_config(out, **fields)
-    models = AnyRole(model or ScriptedModel())
+    models = AnyRole(model or ScriptedModel(), method=config.method)
     summary = asyncio.run(generate(config, models=models, seeder=seeder))
     return summary, read_records(out)
 

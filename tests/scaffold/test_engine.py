@@ -49,10 +49,10 @@ def test_rerun_from_the_cache_is_byte_identical_and_free(tmp_path):
     try:
         first = ScriptedModel()
         config = make_config(tmp_path / "a", num_docs=3)
-        asyncio.run(generate(config, models=AnyRole(CachedChatModel(first, cache))))
+        asyncio.run(generate(config, models=AnyRole(first, wrap=lambda m: CachedChatModel(m, cache))))
         second = ScriptedModel()
         config = make_config(tmp_path / "b", num_docs=3)
-        asyncio.run(generate(config, models=AnyRole(CachedChatModel(second, cache))))
+        asyncio.run(generate(config, models=AnyRole(second, wrap=lambda m: CachedChatModel(m, cache))))
     finally:
         cache.close()
     assert first.calls and not second.calls  # every call answered by the cache

@@ -11,9 +11,14 @@ PLAN = [
     {"action": "call_expert", "expert": "doc_transform", "instructions": "Extract.", "share": ["document"]},
     {"action": "call_expert", "expert": "question_editor", "instructions": "Write one.", "share": ["material"]},
     {"action": "call_expert", "expert": "complexity", "instructions": "Harder.", "share": ["instruction"]},
-    {"action": "call_expert", "expert": "question_editor", "instructions": "Apply.", "share": ["instruction", "complexity_notes"]},
+    {
+        "action": "call_expert",
+        "expert": "question_editor",
+        "instructions": "Apply.",
+        "share": ["instruction", "complexity_notes"],
+    },
     {"action": "final"},
-]  # fmt: skip
+]
 
 
 def source_dir(tmp_path):
@@ -59,8 +64,13 @@ def test_final_too_early_forces_the_evolution_rounds(tmp_path):
     prov = records[0]["prov"]
     assert prov["evolutions"] == 2
     assert prov["experts_called"][:6] == [
-        "doc_transform", "question_editor", "role_suggester", "question_editor", "complexity", "question_editor",
-    ]  # fmt: skip
+        "doc_transform",
+        "question_editor",
+        "role_suggester",
+        "question_editor",
+        "complexity",
+        "question_editor",
+    ]
     assert all("FINAL before" in f["reason"] for f in prov["fallbacks"])
     assert prov["agency"]["scaffold_reasons"] == {"early_final": 6}
     assert prov["agency"]["conductor_turns"] == 1 and prov["agency"]["final_by"] == "conductor"

@@ -31,9 +31,19 @@ TINY = {
     "instance_table": {"embedder": "hashing"},
 }
 PROVENANCE_KEYS = {
-    "doc_index", "status", "experts_called", "turns", "fallbacks", "tokens_by_role", "models",
-    "prompt_set", "config_fingerprint", "wall_time_s", "conditioned_on", "instance",
-}  # fmt: skip
+    "doc_index",
+    "status",
+    "experts_called",
+    "turns",
+    "fallbacks",
+    "tokens_by_role",
+    "models",
+    "prompt_set",
+    "config_fingerprint",
+    "wall_time_s",
+    "conditioned_on",
+    "instance",
+}
 
 
 class Roles(dict):
@@ -144,11 +154,11 @@ def test_baselines_and_seed(local_model, cache, workdir):
     assert prior[1]["prov"]["conditioned_on"]["prior_shown"] == 1
     corpus = small_corpus(workdir / "real.jsonl")
     seeder = TopicAwareSeeder(
-        str(corpus), TopicAwareConfig(
-            id_column="id", min_chars=20, num_topics=2, refresh_every=1, k_min=2, k_max=2
-        ),
-        seed=0, embedder=HashingEmbedder(),
-    )  # fmt: skip
+        str(corpus),
+        TopicAwareConfig(id_column="id", min_chars=20, num_topics=2, refresh_every=1, k_min=2, k_max=2),
+        seed=0,
+        embedder=HashingEmbedder(),
+    )
     fields = {"method": "template_icl", "seeds": {"kind": "topic_aware", "corpus": str(corpus)}}
     _, icl, _ = run(local_model, cache, workdir / "icl", seeder=seeder, num_docs=2, lanes=2, **fields)
     assert all(r["seed"][0].startswith("real-") and r["text"] for r in icl)

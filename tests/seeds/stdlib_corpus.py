@@ -11,15 +11,32 @@ from metasynth_hf.experiments.reference import module_docstrings
 GROUPS: dict[str, tuple[str, ...]] = {
     "numbers": ("math", "statistics", "decimal", "fractions", "cmath", "random"),
     "files": ("os", "shutil", "pathlib", "tempfile", "glob", "filecmp", "zipfile", "tarfile"),
-    "network": ("smtplib", "http.client", "urllib.request", "urllib.parse", "http.cookies",
-                "email.message", "email.utils", "socket", "ftplib", "imaplib"),
-    "concurrency": ("threading", "asyncio.tasks", "asyncio.locks", "asyncio.queues",
-                    "concurrent.futures._base", "multiprocessing.pool", "queue"),
+    "network": (
+        "smtplib",
+        "http.client",
+        "urllib.request",
+        "urllib.parse",
+        "http.cookies",
+        "email.message",
+        "email.utils",
+        "socket",
+        "ftplib",
+        "imaplib",
+    ),
+    "concurrency": (
+        "threading",
+        "asyncio.tasks",
+        "asyncio.locks",
+        "asyncio.queues",
+        "concurrent.futures._base",
+        "multiprocessing.pool",
+        "queue",
+    ),
     "time": ("datetime", "calendar", "time", "zoneinfo", "sched"),
     "text": ("re", "textwrap", "string", "difflib", "unicodedata"),
     "formats": ("json", "csv", "xml.etree.ElementTree", "pickle", "configparser", "plistlib"),
     "testing": ("unittest.case", "unittest.mock", "doctest", "unittest.loader"),
-}  # fmt: skip
+}
 
 
 def stdlib_paragraphs(per_group: int = 16, min_chars: int = 120, max_chars: int = 600) -> list[dict[str, str]]:

@@ -49,9 +49,13 @@ def test_custom_domain_reads_comments_blanks_and_duplicates(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [(None, "does not exist"), ("", "holds no keywords"), ("# only a comment\n\n", "holds no keywords"),
-     (b"\xff\xfe\x00bad", "cannot be read")],
-)  # fmt: skip
+    [
+        (None, "does not exist"),
+        ("", "holds no keywords"),
+        ("# only a comment\n\n", "holds no keywords"),
+        (b"\xff\xfe\x00bad", "cannot be read"),
+    ],
+)
 def test_bad_keyword_file_names_the_file(tmp_path, content, expected):
     path = tmp_path / "kw.txt"
     if isinstance(content, bytes):

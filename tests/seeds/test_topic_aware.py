@@ -20,8 +20,15 @@ from tests.seeds.stdlib_corpus import stdlib_paragraphs
 pytestmark = pytest.mark.slow  # embeds a real corpus with MiniLM (about 30-60 s on 2 cores)
 
 M = 3
-BASE = {"num_topics": 8, "refresh_every": M, "k_min": 2, "k_max": 6, "threshold": 0.45,
-        "min_chars": 100, "id_column": "id"}  # fmt: skip
+BASE = {
+    "num_topics": 8,
+    "refresh_every": M,
+    "k_min": 2,
+    "k_max": 6,
+    "threshold": 0.45,
+    "min_chars": 100,
+    "id_column": "id",
+}
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,9 @@ def test_topic_labels_are_readable_and_follow_the_corpus(seeder, rows):
     assert all(len(label.split(", ")) == 3 for label in labels)
     group = {row["id"]: row["group"] for row in rows}
     purity = sum(
-        Counter(group[seeder.ids[r]] for r, t in enumerate(seeder.topic_of) if t == label)
-        .most_common(1)[0][1]
+        Counter(group[seeder.ids[r]] for r, t in enumerate(seeder.topic_of) if t == label).most_common(1)[0][1]
         for label in labels
-    ) / len(seeder.ids)  # fmt: skip
+    ) / len(seeder.ids)
     assert purity > 0.45, purity  # 8 equal groups: chance is about 0.2
 
 
@@ -164,9 +170,11 @@ def test_k_adapts_to_keep_neighbourhoods_tight(corpus_dir, cache_dir):
     sizes = {}
     for threshold in (1.0, 0.45, -1.0):
         seeder = TopicAwareSeeder(
-            corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir,
+            corpus_dir / "docs.parquet",
+            seed=5,
+            cache_dir=cache_dir,
             **{**BASE, "threshold": threshold},
-        )  # fmt: skip
+        )
         emb = seeder.embeddings
         sizes[threshold] = []
         for anchor, chosen in neighbourhoods(seeder):
@@ -187,9 +195,11 @@ def test_k_adapts_to_keep_neighbourhoods_tight(corpus_dir, cache_dir):
 def test_relative_and_same_topic_rules(corpus_dir, cache_dir):
     for rule, threshold in (("relative", 0.9), ("same_topic", 0.3)):
         seeder = TopicAwareSeeder(
-            corpus_dir / "docs.parquet", seed=5, cache_dir=cache_dir,
+            corpus_dir / "docs.parquet",
+            seed=5,
+            cache_dir=cache_dir,
             **{**BASE, "rule": rule, "threshold": threshold, "k_min": 1},
-        )  # fmt: skip
+        )
         emb = seeder.embeddings
         for anchor, chosen in neighbourhoods(seeder, 12):
             sims = emb @ emb[anchor]
@@ -262,14 +272,18 @@ def test_bad_corpus_and_config_fail_before_embedding(rows, tmp_path):
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 5])
-def test_every_document_of_a_block_agrees_on_its_neighbourhood_through_the_engine(lanes, corpus_dir, cache_dir,
-                                                                                   tmp_path):  # fmt: skip
+def test_every_document_of_a_block_agrees_on_its_neighbourhood_through_the_engine(
+    lanes, corpus_dir, cache_dir, tmp_path
+):
     """With lanes > 1 the documents of one block see different histories; the block's seeds are
     chosen from the history its first document sees, so all of them share one neighbourhood."""
     from tests.scaffold.helpers import run
 
-    seeds = {"kind": "topic_aware", "corpus": str(corpus_dir / "docs.jsonl"),
-             "topic_aware": {**BASE, "cache_dir": str(cache_dir)}}  # fmt: skip
+    seeds = {
+        "kind": "topic_aware",
+        "corpus": str(corpus_dir / "docs.jsonl"),
+        "topic_aware": {**BASE, "cache_dir": str(cache_dir)},
+    }
     _, records = run(tmp_path, method="template_icl", num_docs=6 * M, lanes=lanes, seed=5, seeds=seeds)
     assert len(records) == 6 * M
     blocks = [[tuple(r["seed"]) for r in records[b * M : (b + 1) * M]] for b in range(6)]

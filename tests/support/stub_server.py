@@ -76,8 +76,11 @@ class StubServer:
             await asyncio.sleep(self.delay_s)
         content = self.content(body) if callable(self.content) else self.content
         reply = {
-            "id": "cmpl-stub", "object": "chat.completion", "created": int(time.time()), "model": self.model_id,
+            "id": "cmpl-stub",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_id,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        }  # fmt: skip
+        }
         return web.Response(text=json.dumps(reply), content_type="application/json")

@@ -35,12 +35,25 @@ def trained(smollm2_checkpoint, tmp_path_factory) -> Path:
     out = tmp / "out"
     accelerate = Path(sys.executable).with_name("accelerate")
     command = [
-        str(accelerate), "launch",
-        "--config_file", str(RECIPES / "accelerate_configs" / "ddp.yaml"),
-        "--num_processes", "2", "--main_process_port", str(free_port()),
-        "-m", "metasynth_hf.train", "--config", str(RECIPES / "tiny" / "cpt.yaml"),
-        "--use_cpu", "true", "--dataset_name", str(corpus), "--output_dir", str(out),
-    ]  # fmt: skip
+        str(accelerate),
+        "launch",
+        "--config_file",
+        str(RECIPES / "accelerate_configs" / "ddp.yaml"),
+        "--num_processes",
+        "2",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "metasynth_hf.train",
+        "--config",
+        str(RECIPES / "tiny" / "cpt.yaml"),
+        "--use_cpu",
+        "true",
+        "--dataset_name",
+        str(corpus),
+        "--output_dir",
+        str(out),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_CACHE": str(tmp / "hf-datasets")}
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
@@ -82,10 +95,17 @@ def test_checkpoint_reloads_and_heldout_perplexity_improves(trained: Path, smoll
     scores = {}
     for label, model in (("base", smollm2_checkpoint), ("trained", str(checkpoint))):
         args = argparse.Namespace(
-            model=model, data=str(heldout), split="train", text_field="text", max_length=64,
-            stride=None, batch_size=4, limit=None, dtype="float32",
+            model=model,
+            data=str(heldout),
+            split="train",
+            text_field="text",
+            max_length=64,
+            stride=None,
+            batch_size=4,
+            limit=None,
+            dtype="float32",
             output=str(tmp_path / f"{label}.json"),
-        )  # fmt: skip
+        )
         assert perplexity.run(args) == 0
         scores[label] = json.loads((tmp_path / f"{label}.json").read_text())["perplexity"]
     assert math.isfinite(scores["trained"]) and scores["trained"] < scores["base"], scores

@@ -38,8 +38,12 @@ def test_commands_parse_with_lm_evals_own_cli() -> None:
     script = RECIPES / "eval" / "lm_eval.sh"
     done = subprocess.run(
         ["bash", str(script), "outputs/m", *SUITES, "--", "--limit", "5"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == len(SUITES)
     for line, (name, suite) in zip(lines, SUITES.items(), strict=True):

@@ -1,0 +1,74 @@
+"""Import rules of the data flow (DESIGN.md §2), read from the source with `ast`:
+
+* the research harness (`experiments/`) stays out of the product: `hub`, `card` and the
+  stages never import it;
+* the stages below the generator (llm, seeds, clean, metrics, training) never import the
+  generator, the Hub code, the CLI or the harness: recipes consume a corpus, not the code
+  that made it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import metasynth_hf
+
+PACKAGE = Path(metasynth_hf.__file__).parent
+GENERATION = ("engine", "scaffold", "baselines", "instruct")
+UPPER = (*GENERATION, "experiments", "hub", "card", "commands", "cli", "builder")
+
+
+def module_imports(path: Path) -> set[str]:
+    """Every metasynth_hf module `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("metasynth_hf")}
+
+
+def files_of(part: str) -> list[Path]:
+    target = PACKAGE / part
+    return sorted(target.rglob("*.py")) if target.is_dir() else [target.with_suffix(".py")]
+
+
+def offending(parts: tuple[str, ...], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    bad = {}
+    for part in parts:
+        for path in files_of(part):
+            hits = sorted(
+                m
+                for m in module_imports(path)
+                if any(m == f"metasynth_hf.{f}" or m.startswith(f"metasynth_hf.{f}.") for f in forbidden)
+            )
+            if hits:
+                bad[str(path.relative_to(PACKAGE))] = hits
+    return bad
+
+
+def test_the_scanner_sees_imports_inside_functions(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from metasynth_hf.experiments.results import render\n")
+    assert module_imports(probe) == {"metasynth_hf.experiments.results"}
+
+
+def test_product_never_imports_the_research_harness():
+    assert (
+        offending(("hub", "card", "commands/push", "commands/generate", "commands/merge", "builder"), ("experiments",))
+        == {}
+    )
+
+
+@pytest.mark.parametrize("stage", ["llm", "seeds", "clean", "metrics", "training"])
+def test_lower_stages_never_import_the_generator_hub_or_cli(stage):
+    assert offending((stage,), UPPER) == {}
+
+
+def test_model_loading_never_imports_training():
+    """Inference loads GGUF and checkpoints through models/causal_lm, never through training."""
+    assert offending(("models", "causal_lm", "llm"), ("training", "train")) == {}
