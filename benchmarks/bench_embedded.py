@@ -130,7 +130,7 @@ def template_rows(args, tmp: Path) -> list[tuple[str, float, int]]:
 async def record_template_requests(args, out: Path) -> list:
     """The template job's requests, as the engine sends them (recorded from a real run)."""
     from metasynth_hf.config import RunConfig
-    from metasynth_hf.engine import generate
+    from metasynth_hf.generation.engine import generate
     from metasynth_hf.llm.local import LocalChatModel
 
     model, seen = LocalChatModel(), []

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metasynth_hf.config import RunConfig  # noqa: E402
-from metasynth_hf.engine import generate  # noqa: E402
+from metasynth_hf.generation.engine import generate  # noqa: E402
 from metasynth_hf.llm.base import Reply, SamplingParams, Usage  # noqa: E402
 
 

@@ -31,9 +31,9 @@ from pydantic import ValidationError
 
 from metasynth_hf.config import RunConfig, fingerprint
 from metasynth_hf.config_io import format_validation_error
+from metasynth_hf.corpus.shards import as_row, merged_records, record_features
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.paper import CITATION
-from metasynth_hf.shards import as_row, merged_records, record_features
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
     def run_fingerprint(self) -> str:
         """Config + prompt set + model ids + seed (+ clean/stats settings): the cache key."""
         if getattr(self, "_run_fingerprint", None) is None:
-            from metasynth_hf.scaffold.prompts import PromptSet
+            from metasynth_hf.generation.prompts import PromptSet
 
             run = self.config.run_config()
             extra = json.dumps(
@@ -299,7 +299,7 @@ class MetaSynthBuilder(datasets.GeneratorBasedBuilder):
 
     @staticmethod
     def _shard_of(record, run: RunConfig, parts: int) -> int:
-        from metasynth_hf.shards import doc_index
+        from metasynth_hf.corpus.shards import doc_index
 
         return doc_index(record) % (run.num_shards * parts)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from metasynth_hf.generation.agency import table_cells
 from metasynth_hf.paper import CITATION
-from metasynth_hf.scaffold.agency import table_cells
 
 TEMPLATE_NAME = "dataset_card_template.md"
 

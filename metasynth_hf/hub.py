@@ -24,9 +24,9 @@ from huggingface_hub.utils import validate_repo_id
 
 from metasynth_hf.card import build_card, card_section, load_reports
 from metasynth_hf.config import DEFAULT_REQUIRED
+from metasynth_hf.corpus.shards import merged_records, shard_files, write_parquet
 from metasynth_hf.errors import ConfigError, MetaSynthError
-from metasynth_hf.scaffold.agency import merge_totals
-from metasynth_hf.shards import merged_records, shard_files, write_parquet
+from metasynth_hf.generation.agency import merge_totals
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _writable(folder: Path) -> None:
 def corpus_records(out_dir: Path) -> list:
     """The rows to publish: a cleaned corpus's `data/*.parquet` (the cleaning wrote them, and
     `clean_report.json` says so), else the run's shards, merged and checked."""
-    from metasynth_hf.scaffold.records import RECORD_FIELDS, Record
+    from metasynth_hf.corpus.records import RECORD_FIELDS, Record
 
     if (out_dir / "clean_report.json").is_file() and list((out_dir / "data").glob("*.parquet")):
         import pyarrow.parquet as pq

@@ -16,7 +16,7 @@ from metasynth_hf.config import RunConfig
 from metasynth_hf.llm.accounting import UsageMeter
 
 if TYPE_CHECKING:
-    from metasynth_hf.engine import RunSummary
+    from metasynth_hf.generation.engine import RunSummary
 
 
 def expected_calls_per_doc(config: RunConfig) -> float:
@@ -55,7 +55,7 @@ class GenerationProgress:
     ):
         from tqdm.auto import tqdm
 
-        from metasynth_hf.engine import positions_for
+        from metasynth_hf.generation.engine import positions_for
 
         tqdm = tqdm_class or tqdm
 
@@ -125,7 +125,7 @@ class GenerationProgress:
 
 async def generate_with_progress(config: RunConfig, bar: GenerationProgress) -> RunSummary:
     """`engine.generate` with the bar refreshed every second from the calls as they happen."""
-    from metasynth_hf.engine import generate
+    from metasynth_hf.generation.engine import generate
 
     meter = bar.meter = UsageMeter()
     ticker = asyncio.ensure_future(bar.tick(meter))

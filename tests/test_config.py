@@ -63,7 +63,7 @@ def test_the_demo_recipe_is_a_valid_run_sized_for_a_small_cpu():
     assert not config.conductor.endpoints  # the embedded model
     # short expert answers and few turns; conductor turns long enough for the grammar-bounded
     # JSON to hold real instructions (turn_schema bounds the text to the budget)
-    from metasynth_hf.scaffold.turns import text_limit
+    from metasynth_hf.generation.turns import text_limit
 
     assert config.expert_sampling.max_tokens <= 200 and config.stop.max_turns <= 5
     assert text_limit(config.conductor_sampling.max_tokens, 7) >= 100 and config.conductor_sampling.max_tokens <= 300

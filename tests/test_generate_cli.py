@@ -2,7 +2,7 @@
 
 The real runs use the llama.cpp OpenAI-compatible server with the SmolLM2 GGUF (the stand-in
 for TGI) through `--endpoint`; the embedded-model path is covered in
-tests/scaffold/test_real_model.py.
+tests/generation/test_real_model.py.
 """
 
 from __future__ import annotations

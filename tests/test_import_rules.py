@@ -17,7 +17,7 @@ import pytest
 import metasynth_hf
 
 PACKAGE = Path(metasynth_hf.__file__).parent
-GENERATION = ("engine", "scaffold", "baselines", "instruct")
+GENERATION = ("generation",)
 UPPER = (*GENERATION, "experiments", "hub", "card", "commands", "cli", "builder")
 
 

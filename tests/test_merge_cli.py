@@ -19,7 +19,7 @@ def test_merge_two_machine_dirs(tmp_path, capsys):
     assert "merged 6 documents" in capsys.readouterr().out
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/data/*.parquet"), split="train")
     assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(6)]
-    from metasynth_hf.shards import record_features
+    from metasynth_hf.corpus.shards import record_features
 
     assert ds.features == record_features()  # the Arrow schema written without datasets reads back as ours
 
@@ -43,8 +43,8 @@ def test_help_explains_itself(argv, capsys):
 
 
 def test_corpus_files_prefer_the_exported_parquet_over_shards_and_staging(tmp_path):
-    from metasynth_hf.corpus_files import local_corpus_files
-    from metasynth_hf.shards import merged_records, write_parquet
+    from metasynth_hf.corpus.files import local_corpus_files
+    from metasynth_hf.corpus.shards import merged_records, write_parquet
 
     run = make_run_dir(tmp_path / "run", n=4, shards=2)
     assert local_corpus_files(run)[0] == "json" and len(local_corpus_files(run)[1]) == 2

@@ -103,7 +103,7 @@ def test_out_that_is_a_file_is_one_line(server, tmp_path, capsys):
 def test_a_full_disk_is_one_line_keeps_finished_documents_and_writes_the_summary(
     server, tmp_path, capsys, monkeypatch
 ):
-    from metasynth_hf.scaffold import store
+    from metasynth_hf.corpus import store
 
     real_fsync, calls = os.fsync, {"n": 0}
 
@@ -147,8 +147,8 @@ def test_the_export_follows_num_docs_and_is_replaced_atomically(server, tmp_path
 
 
 def test_duplicates_that_differ_only_in_timing_are_named_as_such(tmp_path):
+    from metasynth_hf.corpus.shards import merged_records
     from metasynth_hf.errors import ConfigError
-    from metasynth_hf.shards import merged_records
 
     with StubServer("m", TEXT) as s:
         assert generate(s.url, tmp_path, "--num-docs", "1") == 0

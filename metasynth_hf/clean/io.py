@@ -29,7 +29,7 @@ DATA_DIR = "data"
 
 def corpus_files(path: Path) -> tuple[str, list[str]]:
     """(datasets builder, files) of a local corpus file or directory (see corpus_files)."""
-    from metasynth_hf.corpus_files import local_corpus_files
+    from metasynth_hf.corpus.files import local_corpus_files
 
     builder, files = local_corpus_files(path)
     if builder == "arrow":

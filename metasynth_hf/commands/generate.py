@@ -24,8 +24,8 @@ from typing import Any
 from metasynth_hf.config import METHODS, RunConfig
 from metasynth_hf.config_io import load_config, parse_override
 from metasynth_hf.errors import ConfigError
+from metasynth_hf.generation.agency import describe as describe_agency
 from metasynth_hf.progress import GenerationProgress, duration, generate_with_progress
-from metasynth_hf.scaffold.agency import describe as describe_agency
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ def _export(config: RunConfig) -> str | None:
     """Write OUT/metasynth_run.yaml and, once every shard is here, OUT/data/*.parquet."""
     import yaml
 
-    from metasynth_hf.scaffold.store import shard_path, write_text_atomic
-    from metasynth_hf.shards import export_shard
+    from metasynth_hf.corpus.shards import export_shard
+    from metasynth_hf.corpus.store import shard_path, write_text_atomic
 
     out = config.output_dir
     dump = config.model_dump(mode="json", exclude={"shard_index", "output_dir"})

@@ -37,8 +37,8 @@ def check_complete(dirs: list[Path], records: list, *, allow_partial: bool) -> N
 
     import yaml
 
+    from metasynth_hf.corpus.shards import doc_index
     from metasynth_hf.errors import ConfigError
-    from metasynth_hf.shards import doc_index
 
     run_file = next((d / "metasynth_run.yaml" for d in dirs if (d / "metasynth_run.yaml").is_file()), None)
     settings = yaml.safe_load(run_file.read_text()) if run_file else {}
@@ -69,8 +69,8 @@ def check_complete(dirs: list[Path], records: list, *, allow_partial: bool) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasynth_hf.corpus.shards import merged_records, shard_files, write_parquet
     from metasynth_hf.errors import ConfigError
-    from metasynth_hf.shards import merged_records, shard_files, write_parquet
 
     dirs = [Path(d) for d in args.dirs]
     found = sum(len(shard_files(d)) for d in dirs)

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from metasynth_hf.generation.agency import table_cells
 from metasynth_hf.metrics.config import METRICS
-from metasynth_hf.scaffold.agency import table_cells
 
 #: The paper's diversity table as a secondary source reports it (an AI-written paper note, not the
 #: paper itself; domain not stated): quoted for context, never as verified.
@@ -163,7 +163,7 @@ def _cost(data: dict) -> list[str]:
 
 
 def _agency(data: dict) -> list[str]:
-    """Per conductor corpus: how much the conductor decided (scaffold/agency.py)."""
+    """Per conductor corpus: how much the conductor decided (generation/agency.py)."""
     runs = [run for run in data["methods"] if run.get("agency")]
     if not runs:
         return []

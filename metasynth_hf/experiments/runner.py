@@ -97,7 +97,7 @@ class SharedRoles:
 
 
 def _texts(out_dir: Path) -> tuple[list[str], int]:
-    from metasynth_hf.shards import merged_records
+    from metasynth_hf.corpus.shards import merged_records
 
     records = merged_records([out_dir])
     texts = [r.text for r in records if r.text.strip()]
@@ -112,8 +112,8 @@ def corpus_texts(out_dir: Path) -> list[str]:
 async def _run_method(
     label: str, config: RunConfig, backends: dict[ModelConfig, ChatModel], model: ChatModel | None
 ) -> MethodRun:
-    from metasynth_hf.engine import generate
-    from metasynth_hf.scaffold.prompts import PromptSet
+    from metasynth_hf.generation.engine import generate
+    from metasynth_hf.generation.prompts import PromptSet
 
     config.output_dir.mkdir(parents=True, exist_ok=True)
     roles = SharedRoles(config, backends, model)
@@ -182,7 +182,7 @@ async def generate_all(config: ExperimentConfig, real: RealText, model: ChatMode
 
 def instruct_sample(out_dir: Path, count: int = 3) -> list[dict[str, Any]]:
     """The first `count` instructions with every version of them (their evolution) and the response."""
-    from metasynth_hf.shards import merged_records
+    from metasynth_hf.corpus.shards import merged_records
 
     sample = []
     for record in merged_records([out_dir]):
@@ -248,9 +248,9 @@ def score(
     Instruct corpus (instruction + response pairs, another kind of text) is scored at its own size.
     Returns the reports and how the corpora were sized; plots when `plots_dir` is given.
     """
+    from metasynth_hf.generation.text import make_token_counter
     from metasynth_hf.metrics.intervals import add_intervals
     from metasynth_hf.metrics.report import compare_corpora
-    from metasynth_hf.scaffold.text import make_token_counter
 
     count = make_token_counter(config.run.get("tokenizer", "approx"))
     documents = {run.label: run.texts for run in runs if run.method != "instruct"}

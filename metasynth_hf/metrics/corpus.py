@@ -71,7 +71,7 @@ def fingerprint(texts: Texts, batch_size: int = 2000) -> str:
 
 
 def _data_files(path: Path) -> tuple[str, list[str]]:
-    from metasynth_hf.corpus_files import local_corpus_files
+    from metasynth_hf.corpus.files import local_corpus_files
     from metasynth_hf.errors import ConfigError
 
     try:

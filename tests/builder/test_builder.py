@@ -16,9 +16,9 @@ import pytest
 
 import metasynth_hf
 from metasynth_hf.builder import MetaSynthBuilder
+from metasynth_hf.corpus.shards import record_features
 from metasynth_hf.errors import ConfigError
-from metasynth_hf.scaffold.prompts import PromptSet
-from metasynth_hf.shards import record_features
+from metasynth_hf.generation.prompts import PromptSet
 
 pytestmark = pytest.mark.slow
 

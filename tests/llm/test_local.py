@@ -177,7 +177,7 @@ def test_a_non_gguf_model_is_refused_with_the_fix():
 
 
 def test_conductor_turns_under_the_turn_schema_parse_within_a_small_budget(local_model):
-    from metasynth_hf.scaffold.turns import parse_turn, turn_schema
+    from metasynth_hf.generation.turns import parse_turn, turn_schema
 
     experts, artifacts = ["domain_expert", "summarizer"], ["seeds", "draft"]
     params = SamplingParams(max_tokens=96, temperature=0.7, json_schema=turn_schema(experts, artifacts, 96))

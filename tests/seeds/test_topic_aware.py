@@ -277,7 +277,7 @@ def test_every_document_of_a_block_agrees_on_its_neighbourhood_through_the_engin
 ):
     """With lanes > 1 the documents of one block see different histories; the block's seeds are
     chosen from the history its first document sees, so all of them share one neighbourhood."""
-    from tests.scaffold.helpers import run
+    from tests.generation.helpers import run
 
     seeds = {
         "kind": "topic_aware",

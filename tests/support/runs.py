@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from metasynth_hf.scaffold.records import Record
+from metasynth_hf.corpus.records import Record
 
 
 def record(i: int, text: str, fp_method: str = "metasynth") -> Record:

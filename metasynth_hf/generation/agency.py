@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metasynth_hf.scaffold.turns import PLACEHOLDER
+from metasynth_hf.generation.turns import PLACEHOLDER
 
 
 def _words(text: str) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from metasynth_hf.errors import ConfigError
-from metasynth_hf.scaffold.records import Record
+from metasynth_hf.corpus.records import Record
 
 logger = logging.getLogger(__name__)
 

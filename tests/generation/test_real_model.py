@@ -14,11 +14,11 @@ import logging
 import pytest
 
 from metasynth_hf.config import DEFAULT_EXPERTS, RunConfig
-from metasynth_hf.engine import generate
+from metasynth_hf.generation.engine import generate
+from metasynth_hf.generation.instance_table import HashingEmbedder
 from metasynth_hf.llm.accounting import MeteredChatModel, UsageMeter
 from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
-from metasynth_hf.scaffold.instance_table import HashingEmbedder
-from tests.scaffold.helpers import read_records, shard_bytes
+from tests.generation.helpers import read_records, shard_bytes
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)

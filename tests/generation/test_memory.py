@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from metasynth_hf.scaffold.memory import CLIP_MARK, ConductorMemory
+from metasynth_hf.generation.memory import CLIP_MARK, ConductorMemory
 
 
 def make(max_tokens: int = 400) -> ConductorMemory:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from metasynth_hf.scaffold.conductor import NoFinalError
-from metasynth_hf.scaffold.records import RECORD_FIELDS
-from tests.scaffold.fakes import ScriptedModel, conductor_turns, default_answer, prose
-from tests.scaffold.helpers import read_records, run
+from metasynth_hf.corpus.records import RECORD_FIELDS
+from metasynth_hf.generation.conductor import NoFinalError
+from tests.generation.fakes import ScriptedModel, conductor_turns, default_answer, prose
+from tests.generation.helpers import read_records, run
 
 DEFAULT_EXPERTS = {
     "seed_keywords",
@@ -131,7 +131,7 @@ def test_placeholder_or_empty_instructions_are_reasked_and_never_credited(tmp_pa
 
 
 def test_default_instructions_copied_are_not_the_conductors(tmp_path):
-    from metasynth_hf.scaffold.agency import unusable_instructions
+    from metasynth_hf.generation.agency import unusable_instructions
 
     default = "Write the document for the seeds."
     assert unusable_instructions("write the document for the seeds", default)

@@ -9,12 +9,12 @@ import random
 import pytest
 
 from metasynth_hf.config import RunConfig
-from metasynth_hf.engine import generate
+from metasynth_hf.corpus.store import shard_path
 from metasynth_hf.errors import ConfigError
+from metasynth_hf.generation.engine import generate
 from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
-from metasynth_hf.scaffold.store import shard_path
-from tests.scaffold.fakes import AnyRole, ScriptedModel
-from tests.scaffold.helpers import make_config, read_records, run, shard_bytes
+from tests.generation.fakes import AnyRole, ScriptedModel
+from tests.generation.helpers import make_config, read_records, run, shard_bytes
 
 
 def jitter(seed: int):
@@ -187,7 +187,7 @@ def test_custom_domain(tmp_path):
 
 
 def test_iter_records_reads_every_shard_and_skips_a_torn_line(tmp_path):
-    from metasynth_hf.scaffold.store import iter_records
+    from metasynth_hf.corpus.store import iter_records
 
     for k in range(2):
         run(tmp_path, num_docs=4, shard_index=k, num_shards=2)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from metasynth_hf.generation.text import approx_tokens, excerpt
 from metasynth_hf.llm.base import Message
-from metasynth_hf.scaffold.text import approx_tokens, excerpt
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import pytest
 
 from metasynth_hf.config import DEFAULT_EXPERTS, fingerprint
 from metasynth_hf.errors import ConfigError
-from metasynth_hf.scaffold.prompts import DEFAULT_PROMPTS_DIR, PromptSet
-from tests.scaffold.fakes import ScriptedModel, conductor_turns, default_answer
-from tests.scaffold.helpers import make_config, run
+from metasynth_hf.generation.prompts import DEFAULT_PROMPTS_DIR, PromptSet
+from tests.generation.fakes import ScriptedModel, conductor_turns, default_answer
+from tests.generation.helpers import make_config, run
 
 ROLE_VARS = {
     "domain": "finance",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from metasynth_hf.config import InstanceTableConfig
-from metasynth_hf.scaffold.records import InstanceEntry
-from metasynth_hf.scaffold.text import excerpt
+from metasynth_hf.corpus.records import InstanceEntry
+from metasynth_hf.generation.text import excerpt
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -6,7 +6,7 @@ cannot be parsed, or whose instructions are not the conductor's own (empty, the 
 default, a copy of the example's placeholder), is re-asked once with the error; if that fails
 too, the next step of the fixed expert order runs instead and the fallback is recorded. A FINAL
 that comes before the required experts ran is answered by running the missing step. Every turn
-is booked as the conductor's or the scaffold's (`scaffold/agency.py`). Nothing here raises on a
+is booked as the conductor's or the scaffold's (`generation/agency.py`). Nothing here raises on a
 weak model's output; only the budget (turns, tokens) ends a loop early.
 """
 
@@ -19,13 +19,13 @@ from typing import Any
 
 from metasynth_hf.config import SamplingConfig
 from metasynth_hf.errors import MetaSynthError, ParseError
+from metasynth_hf.generation.agency import Agency, unusable_instructions
+from metasynth_hf.generation.calls import Caller, DocTrace, TokenBudgetExhausted
+from metasynth_hf.generation.memory import ConductorMemory, Summarize
+from metasynth_hf.generation.prompts import PromptSet, RoleSpec
+from metasynth_hf.generation.text import clean_output, excerpt
+from metasynth_hf.generation.turns import Turn, examples, parse_turn, turn_schema
 from metasynth_hf.llm.base import Message
-from metasynth_hf.scaffold.agency import Agency, unusable_instructions
-from metasynth_hf.scaffold.calls import Caller, DocTrace, TokenBudgetExhausted
-from metasynth_hf.scaffold.memory import ConductorMemory, Summarize
-from metasynth_hf.scaffold.prompts import PromptSet, RoleSpec
-from metasynth_hf.scaffold.text import clean_output, excerpt
-from metasynth_hf.scaffold.turns import Turn, examples, parse_turn, turn_schema
 
 logger = logging.getLogger(__name__)
 

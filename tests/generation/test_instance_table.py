@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metasynth_hf.config import InstanceTableConfig
-from metasynth_hf.scaffold.instance_table import HashingEmbedder, InstanceTable, render_table
-from metasynth_hf.scaffold.records import InstanceEntry
+from metasynth_hf.corpus.records import InstanceEntry
+from metasynth_hf.generation.instance_table import HashingEmbedder, InstanceTable, render_table
 
 TOPICS = [
     ("Banking", "deposit insurance", "How deposit insurance protects savers in bank runs."),

@@ -6,19 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from metasynth_hf.scaffold.calls import Caller, DocTrace
-from metasynth_hf.scaffold.conductor import (
+from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.generation.calls import Caller, DocTrace
+from metasynth_hf.generation.conductor import (
     ConductorLoop,
     LoopSpec,
     NoFinalError,
     Outcome,
     Workspace,
 )
-from metasynth_hf.scaffold.context import RunContext
-from metasynth_hf.scaffold.instance_table import render_table
-from metasynth_hf.scaffold.memory import ConductorMemory
-from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.scaffold.text import (
+from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.instance_table import render_table
+from metasynth_hf.generation.memory import ConductorMemory
+from metasynth_hf.generation.text import (
     cap_words,
     clean_output,
     excerpt,
@@ -26,7 +26,7 @@ from metasynth_hf.scaffold.text import (
     parse_keywords,
     parse_label,
 )
-from metasynth_hf.scaffold.turns import Turn, examples
+from metasynth_hf.generation.turns import Turn, examples
 from metasynth_hf.seeds.types import SeedSet, normalise_keyword
 
 logger = logging.getLogger(__name__)

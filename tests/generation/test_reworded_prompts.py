@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import metasynth_hf
-from tests.scaffold.fakes import ScriptedModel, conductor_turns, default_answer
-from tests.scaffold.helpers import run
+from tests.generation.fakes import ScriptedModel, conductor_turns, default_answer
+from tests.generation.helpers import run
 
 SHIPPED = Path(metasynth_hf.__file__).parent / "prompts"
 # The phrases a prompt-reading fake would key on (role names, "You are the ...").

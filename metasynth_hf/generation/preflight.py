@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from metasynth_hf.errors import missing_dependency
-from metasynth_hf.scaffold.context import RunContext
+from metasynth_hf.generation.context import RunContext
 from metasynth_hf.seeds.domains import resolve_domain
 
 logger = logging.getLogger(__name__)
@@ -22,14 +22,14 @@ def build_producer(ctx: RunContext):
     """The producer of the config's method (MetaSynth, a template baseline or Instruct)."""
     method = ctx.config.method
     if method == "metasynth":
-        from metasynth_hf.scaffold.document import MetaSynthProducer
+        from metasynth_hf.generation.methods.metasynth import MetaSynthProducer
 
         return MetaSynthProducer(ctx)
     if method == "instruct":
-        from metasynth_hf.instruct import InstructProducer
+        from metasynth_hf.generation.methods.instruct import InstructProducer
 
         return InstructProducer(ctx)
-    from metasynth_hf.baselines import TemplateProducer
+    from metasynth_hf.generation.methods.template import TemplateProducer
 
     return TemplateProducer(ctx)
 

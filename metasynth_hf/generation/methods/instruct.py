@@ -18,14 +18,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
-from metasynth_hf.scaffold.calls import Caller, DocTrace
-from metasynth_hf.scaffold.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
-from metasynth_hf.scaffold.context import RunContext
-from metasynth_hf.scaffold.memory import ConductorMemory
-from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.scaffold.text import excerpt, is_degenerate
-from metasynth_hf.scaffold.turns import examples
+from metasynth_hf.generation.calls import Caller, DocTrace
+from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
+from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.memory import ConductorMemory
+from metasynth_hf.generation.text import excerpt, is_degenerate
+from metasynth_hf.generation.turns import examples
 from metasynth_hf.seeds.types import SeedDocument, SeedSet
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def load_sources(source: str) -> list[SeedDocument]:
     path = Path(source).expanduser()
     shards = sorted(path.glob("shard-*.jsonl")) if path.is_dir() else []
     if shards:
-        from metasynth_hf.scaffold.records import Record
+        from metasynth_hf.corpus.records import Record
 
         rows: list[tuple[int, SeedDocument]] = []
         for shard in shards:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from metasynth_hf.errors import ParseError
-from metasynth_hf.scaffold.turns import Turn, match_expert, parse_turn, text_limit, turn_schema
+from metasynth_hf.generation.turns import Turn, match_expert, parse_turn, text_limit, turn_schema
 
 EXPERTS = ["seed_keywords", "domain_expert", "content_analyst", "summarizer", "topic_labeler"]
 ARTIFACTS = ["seeds", "instance_table", "keywords", "draft", "analysis"]

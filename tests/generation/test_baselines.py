@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from metasynth_hf.scaffold.records import RECORD_FIELDS
+from metasynth_hf.corpus.records import RECORD_FIELDS
 from metasynth_hf.seeds.types import SeedDocument, SeedSet
-from tests.scaffold.fakes import ScriptedModel
-from tests.scaffold.helpers import run
+from tests.generation.fakes import ScriptedModel
+from tests.generation.helpers import run
 
 
 class DocSeeder:

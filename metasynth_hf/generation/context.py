@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from metasynth_hf.config import RunConfig
+from metasynth_hf.corpus.records import InstanceEntry, Record
+from metasynth_hf.generation.instance_table import InstanceTable
+from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.llm.base import ChatModel
-from metasynth_hf.scaffold.instance_table import InstanceTable
-from metasynth_hf.scaffold.prompts import PromptSet
-from metasynth_hf.scaffold.records import InstanceEntry, Record
 from metasynth_hf.seeds.types import SeedSet, rng_for
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from metasynth_hf.scaffold.calls import Caller, DocTrace
-from metasynth_hf.scaffold.context import RunContext
-from metasynth_hf.scaffold.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.scaffold.text import cap_words, clean_output, excerpt, is_degenerate
+from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.generation.calls import Caller, DocTrace
+from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
 
 logger = logging.getLogger(__name__)

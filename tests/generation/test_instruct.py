@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.scaffold.fakes import ScriptedModel, conductor_turns, default_answer
-from tests.scaffold.helpers import run
+from tests.generation.fakes import ScriptedModel, conductor_turns, default_answer
+from tests.generation.helpers import run
 
 PLAN = [
     {"action": "call_expert", "expert": "doc_transform", "instructions": "Extract.", "share": ["document"]},

@@ -17,7 +17,7 @@ of every method and version share one Arrow schema and the builder's `Features` 
 `json.loads(record["provenance"])` gives: doc_index, status (final, final_fallback,
 max_turns, token_budget, empty), final_source, experts_called (in order), loop_turns,
 agency (conductor_turns, scaffold_turns, scaffold_reasons, conductor_instructions,
-expert_calls, final_by: see `scaffold/agency.py`), turns, fallbacks (turn, reason, raw reply
+expert_calls, final_by: see `generation/agency.py`), turns, fallbacks (turn, reason, raw reply
 excerpt), reasks (turns the conductor got right when asked again), tokens_by_role ({role:
 calls, prompt_tokens, completion_tokens}), models, prompt_set (hash), config_fingerprint,
 wall_time_s, conditioned_on, seeds, instance (category, summary, keywords_added), memory.

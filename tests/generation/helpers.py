@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from metasynth_hf.config import RunConfig
-from metasynth_hf.engine import RunSummary, generate
-from tests.scaffold.fakes import AnyRole, ScriptedModel
+from metasynth_hf.generation.engine import RunSummary, generate
+from tests.generation.fakes import AnyRole, ScriptedModel
 
 
 def make_config(out: Path, **fields: Any) -> RunConfig:

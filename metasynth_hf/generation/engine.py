@@ -30,15 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from metasynth_hf.config import RunConfig, fingerprint, fingerprint_fields
-from metasynth_hf.llm.accounting import UsageMeter
-from metasynth_hf.llm.base import ChatModel
-from metasynth_hf.scaffold.agency import AgencyTotals
-from metasynth_hf.scaffold.context import RunContext
-from metasynth_hf.scaffold.instance_table import InstanceTable, TableView
-from metasynth_hf.scaffold.preflight import prepare
-from metasynth_hf.scaffold.prompts import PromptSet
-from metasynth_hf.scaffold.records import InstanceEntry, Record
-from metasynth_hf.scaffold.store import (
+from metasynth_hf.corpus.records import InstanceEntry, Record
+from metasynth_hf.corpus.store import (
     ShardFile,
     ShardLock,
     check_fingerprint,
@@ -46,7 +39,14 @@ from metasynth_hf.scaffold.store import (
     summary_path,
     write_json_atomic,
 )
-from metasynth_hf.scaffold.text import make_token_counter
+from metasynth_hf.generation.agency import AgencyTotals
+from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.instance_table import InstanceTable, TableView
+from metasynth_hf.generation.preflight import prepare
+from metasynth_hf.generation.prompts import PromptSet
+from metasynth_hf.generation.text import make_token_counter
+from metasynth_hf.llm.accounting import UsageMeter
+from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.seeds.types import SeedSet
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class RunSummary:
     by_role: dict[str, Any] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     fallbacks: int = 0
-    # How much the conductor decided (scaffold/agency.py); {} for methods without one.
+    # How much the conductor decided (generation/agency.py); {} for methods without one.
     agency: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
     generated_tokens_per_s: float = 0.0
