@@ -16,6 +16,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from metasynth_hf.generation.agency import table_cells
+from metasynth_hf.generation.methods import conductor_methods
 from metasynth_hf.paper import CITATION
 
 TEMPLATE_NAME = "dataset_card_template.md"
@@ -75,7 +76,7 @@ def diversity_markdown(reports: Mapping[str, dict]) -> str:
 
 
 #: Methods whose documents come out of a conductor loop (the others are one templated call).
-CONDUCTOR_METHODS = ("metasynth", "instruct")
+CONDUCTOR_METHODS = conductor_methods()
 _PAPER = "MetaSynth (Riaz et al., Findings of ACL 2025, [arXiv:2504.12563](https://arxiv.org/abs/2504.12563))"
 
 

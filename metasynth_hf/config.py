@@ -31,11 +31,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from metasynth_hf.config_io import StrictConfig
+from metasynth_hf.generation.methods import method_spec
 from metasynth_hf.llm.config import ModelConfig
 from metasynth_hf.seeds.config import SeedsConfig
-
-Method = Literal["metasynth", "template", "template_prior", "template_icl", "instruct"]
-METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
 
 #: Bump when a code change alters generated output for an unchanged config.
 ENGINE_VERSION = 5
@@ -137,7 +135,7 @@ class RunConfig(StrictConfig):
     """One generation run (or one shard of it)."""
 
     domain: str | CustomDomain = Field("finance", description="Shipped name or a custom domain.")
-    method: Method = "metasynth"
+    method: str = Field("metasynth", description="A method of generation.methods.METHODS.")
     seeds: SeedsConfig = Field(default_factory=SeedsConfig, description="See metasynth_hf.seeds.")
     num_docs: int | None = Field(None, ge=1, description="Documents in the whole run.")
     target_tokens: int | None = Field(
@@ -182,9 +180,10 @@ class RunConfig(StrictConfig):
         missing = [e for e in self.required_experts or () if e not in self.expert_set]
         if missing:
             raise ValueError(f"required_experts: {missing} are not in expert_set {list(self.expert_set)}")
-        if self.method == "template_icl" and self.seeds.kind != "topic_aware":
+        spec = method_spec(self.method)
+        if spec.seeds == "topic_aware" and self.seeds.kind != "topic_aware":
             raise ValueError(
-                "method template_icl shows real documents as exemplars: set seeds.kind: "
+                f"method {self.method} ({spec.summary}) needs real documents: set seeds.kind: "
                 "topic_aware and seeds.corpus to a real domain corpus"
             )
         if "domain_expert" not in self.expert_set:

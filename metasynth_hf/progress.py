@@ -25,11 +25,9 @@ def expected_calls_per_doc(config: RunConfig) -> float:
     A conductor loop makes about one conductor and one expert call a turn and two bookkeeping
     calls at the end; a template baseline makes one call.
     """
-    if config.method == "metasynth":
-        return 2 * config.stop.max_turns + 1
-    if config.method == "instruct":
-        return 2 * config.instruct.max_turns + 1
-    return 1.0
+    from metasynth_hf.generation.methods import method_spec
+
+    return method_spec(config.method).calls_per_doc(config)
 
 
 def duration(seconds: float) -> str:

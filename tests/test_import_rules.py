@@ -72,3 +72,13 @@ def test_lower_stages_never_import_the_generator_hub_or_cli(stage):
 def test_model_loading_never_imports_training():
     """Inference loads GGUF and checkpoints through models/causal_lm, never through training."""
     assert offending(("models", "causal_lm", "llm"), ("training", "train")) == {}
+
+
+def test_generation_core_never_imports_a_method():
+    """The engine, the conductor loop and friends know methods only through the registry
+    (`generation.methods`, which names producers by string)."""
+    core = [p.relative_to(PACKAGE).with_suffix("").as_posix() for p in (PACKAGE / "generation").glob("*.py")]
+    methods = tuple(
+        f"generation.methods.{p.stem}" for p in (PACKAGE / "generation/methods").glob("*.py") if p.stem != "__init__"
+    )
+    assert methods and offending(tuple(core), methods) == {}

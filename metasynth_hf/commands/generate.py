@@ -21,10 +21,11 @@ import logging
 import sys
 from typing import Any
 
-from metasynth_hf.config import METHODS, RunConfig
+from metasynth_hf.config import RunConfig
 from metasynth_hf.config_io import load_config, parse_override
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.generation.agency import describe as describe_agency
+from metasynth_hf.generation.methods import METHODS
 from metasynth_hf.progress import GenerationProgress, duration, generate_with_progress
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--config", help="run YAML file (keys = RunConfig fields); flags override it")
     add("--domain", help="shipped domain (finance, biomedicine) or a keyword file")
-    add("--method", choices=METHODS, help="metasynth (default) or a baseline, or instruct")
+    add("--method", choices=tuple(METHODS), help="metasynth (default) or a baseline, or instruct")
     add("--num-docs", type=int, help="documents in the whole run (all shards)")
     add("--target-tokens", type=int, help="stop once the run holds this many tokens")
     add("--out", help="output dir for shards, summary and the response cache")

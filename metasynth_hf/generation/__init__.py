@@ -15,18 +15,26 @@
 What a document is on disk (record schema, shard files) belongs to `metasynth_hf.corpus`.
 """
 
-from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
-from metasynth_hf.generation.instance_table import InstanceTable
-from metasynth_hf.generation.memory import ConductorMemory
-from metasynth_hf.generation.prompts import PromptSet, RoleSpec
+import importlib
 
-__all__ = [
-    "ConductorLoop",
-    "ConductorMemory",
-    "InstanceTable",
-    "LoopSpec",
-    "NoFinalError",
-    "PromptSet",
-    "RoleSpec",
-    "Workspace",
-]
+# Names re-exported lazily: the config imports `generation.methods` (the registry), and an
+# eager import of the loop here would import the config back before it is defined.
+_EXPORTS = {
+    "ConductorLoop": "conductor",
+    "LoopSpec": "conductor",
+    "NoFinalError": "conductor",
+    "Workspace": "conductor",
+    "InstanceTable": "instance_table",
+    "ConductorMemory": "memory",
+    "PromptSet": "prompts",
+    "RoleSpec": "prompts",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"metasynth_hf.generation.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'metasynth_hf.generation' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

@@ -42,6 +42,7 @@ from metasynth_hf.corpus.store import (
 from metasynth_hf.generation.agency import AgencyTotals
 from metasynth_hf.generation.context import RunContext
 from metasynth_hf.generation.instance_table import InstanceTable, TableView
+from metasynth_hf.generation.methods import method_spec
 from metasynth_hf.generation.preflight import prepare
 from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.generation.text import make_token_counter
@@ -141,7 +142,7 @@ async def generate(
     table = InstanceTable(
         config.instance_table,
         text_horizon=config.lanes + config.baseline.prior_docs + 1,
-        keep_summaries=config.method in ("metasynth", "instruct"),  # their conductors read old summaries
+        keep_summaries=method_spec(config.method).conductor,  # conductors read old summaries
     )
     ctx = RunContext(config, prompts, {}, None, table, fp, len)
     own_seeder = seeder is None  # a caller's seeder may read history: keep the window for it

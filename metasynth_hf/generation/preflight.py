@@ -13,25 +13,15 @@ from typing import Any
 
 from metasynth_hf.errors import missing_dependency
 from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.methods import method_spec, producer_class
 from metasynth_hf.seeds.domains import resolve_domain
 
 logger = logging.getLogger(__name__)
 
 
 def build_producer(ctx: RunContext):
-    """The producer of the config's method (MetaSynth, a template baseline or Instruct)."""
-    method = ctx.config.method
-    if method == "metasynth":
-        from metasynth_hf.generation.methods.metasynth import MetaSynthProducer
-
-        return MetaSynthProducer(ctx)
-    if method == "instruct":
-        from metasynth_hf.generation.methods.instruct import InstructProducer
-
-        return InstructProducer(ctx)
-    from metasynth_hf.generation.methods.template import TemplateProducer
-
-    return TemplateProducer(ctx)
+    """The producer of the config's method, from the registry (generation/methods)."""
+    return producer_class(ctx.config.method)(ctx)
 
 
 def build_seeder(ctx: RunContext):
@@ -45,7 +35,7 @@ def build_seeder(ctx: RunContext):
 def _check_embedder(ctx: RunContext, limit: int | None) -> None:
     """Retrieval from the instance table needs sentence-transformers once it outgrows context."""
     table = ctx.config.instance_table
-    if table.embedder == "hashing" or ctx.config.method not in ("metasynth", "instruct"):
+    if table.embedder == "hashing" or not method_spec(ctx.config.method).conductor:
         return
     if limit is not None and limit <= table.max_entries + ctx.config.lanes:
         return
@@ -59,8 +49,8 @@ def prepare(ctx: RunContext, seeder: Any = None, limit: int | None = None):
     domain = config.domain if isinstance(config.domain, str) else config.domain.model_dump()
     ctx.domain = resolve_domain(domain)
     producer = build_producer(ctx)
-    if config.method == "instruct":
-        seeder = producer  # its source documents are its seeds
+    if method_spec(config.method).seeds == "own":
+        seeder = producer  # e.g. Instruct: its source documents are its seeds
     elif seeder is None:
         seeder = build_seeder(ctx)
     _check_embedder(ctx, limit)

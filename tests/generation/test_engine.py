@@ -141,7 +141,7 @@ def test_summary_file(tmp_path):
     [
         ({"domain": "astrology"}, "unknown domain 'astrology'; known domains"),
         ({"method": "magic"}, "method"),
-        ({"method": "template_icl"}, "template_icl shows real documents"),
+        ({"method": "template_icl"}, "method template_icl .* needs real documents: set seeds.kind: topic_aware"),
         ({"method": "instruct"}, "instruct.source"),
         ({"expert_set": ["domain_expert", "astrologer"]}, "expert 'astrologer' has no prompt file"),
         ({"required_experts": ["summarizer"], "expert_set": ["domain_expert"]}, "required_experts"),
