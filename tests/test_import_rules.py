@@ -82,3 +82,9 @@ def test_generation_core_never_imports_a_method():
         f"generation.methods.{p.stem}" for p in (PACKAGE / "generation/methods").glob("*.py") if p.stem != "__init__"
     )
     assert methods and offending(tuple(core), methods) == {}
+
+
+def test_only_the_corpus_package_reads_shard_files_by_name():
+    """Shard file names and their torn-line rule live in corpus/ (shard_files, iter_shard)."""
+    outside = [p for p in PACKAGE.rglob("*.py") if "corpus" not in p.relative_to(PACKAGE).parts[:1]]
+    assert [str(p.relative_to(PACKAGE)) for p in outside if "shard-*" in p.read_text(encoding="utf-8")] == []

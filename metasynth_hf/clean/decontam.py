@@ -17,11 +17,12 @@ import numpy as np
 
 from metasynth_hf.clean.config import DecontaminationConfig, EvalSetConfig
 from metasynth_hf.clean.text import Doc, Verdict, WordHasher, passage_hashes
+from metasynth_hf.corpus.files import TABULAR_BUILDERS
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_BUILDERS = TABULAR_BUILDERS
 
 
 def _local_files(path: Path) -> list[Path]:

@@ -13,7 +13,20 @@ from pathlib import Path
 
 from metasynth_hf.errors import ConfigError
 
-BUILDER_BY_SUFFIX = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".arrow": "arrow"}
+#: File suffix -> the `datasets` packaged builder that reads it: the one map every reader uses
+#: (each reader accepts the part of it that makes sense for it).
+FILE_BUILDERS = {
+    ".parquet": "parquet",
+    ".jsonl": "json",
+    ".json": "json",
+    ".csv": "csv",
+    ".txt": "text",
+    ".arrow": "arrow",
+}
+#: What a corpus folder or file may be made of (documents with a text column).
+BUILDER_BY_SUFFIX = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".arrow")}
+#: Tabular files with named columns (seed corpora, benchmark files).
+TABULAR_BUILDERS = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".csv")}
 NOT_DATA = {"removed.parquet"}
 SKIPPED_DIRS = {"hub", "stats", "removed"}
 

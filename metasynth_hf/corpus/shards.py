@@ -86,12 +86,26 @@ def shard_files(out_dir: Path) -> list[tuple[int, int, Path]]:
 
 
 def iter_shard(path: Path) -> Iterator[Record]:
-    """Complete lines only: a torn last line (killed writer) is left for the engine to redo."""
+    """The finished documents of one shard file. The one torn-line rule of every reader: only
+    complete lines count (a torn last line of a killed or running writer is left for the
+    engine to redo); a complete line that is not a record is an error naming file and line."""
     with path.open("rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 break
-            yield Record.from_json(raw.decode("utf-8"))
+            try:
+                yield Record.from_json(raw.decode("utf-8"))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{path}:{number}: not a valid record ({exc}); restore the file, or delete that line "
+                    "and the ones after it and rerun generate (they are regenerated from the response cache)"
+                ) from exc
+
+
+def read_shards(out_dir: str | Path) -> list[Record]:
+    """Every finished document in an output dir's shard files, in index order."""
+    records = [record for _, _, path in shard_files(Path(out_dir)) for record in iter_shard(path)]
+    return sorted(records, key=doc_index)
 
 
 def doc_index(record: Record) -> int:

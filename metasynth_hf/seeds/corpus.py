@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metasynth_hf.corpus.files import TABULAR_BUILDERS
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_BUILDERS = TABULAR_BUILDERS
 
 CorpusSource = Any  # datasets.Dataset | DatasetDict | str | Path | list of paths
 

@@ -1,10 +1,11 @@
 """Load the training corpus: a local MetaSynth corpus, data files, a Hub id or a builder script.
 
-A local directory may be the raw output of `metasynth generate` (`shard-*.jsonl`, read here
-line by line, skipping a torn last line of a run still going), the output of `metasynth clean`
-(`data/train-*.parquet`, loaded by `datasets`' own split patterns, so `removed.parquet` stays
-out), or any directory `load_dataset` understands. Sources are written as TRL writes them (`dataset_name`, or a `datasets:` mixture with optional
-`fraction` and `test_split_size`), so a recipe reads the same under `trl sft`. On top of TRL,
+A local directory may be the raw output of `metasynth generate` (its shard files, read by
+`corpus.shards.read_shards`, which leaves out a torn last line of a run still going), the output
+of `metasynth clean` (`data/train-*.parquet`, loaded by `datasets`' own split patterns, so
+`removed.parquet` stays out), or any directory `load_dataset` understands. Sources are written
+as TRL writes them (`dataset_name`, or a `datasets:` mixture with optional `fraction` and
+`test_split_size`), so a recipe reads the same under `trl sft`. On top of TRL,
 a source may be a local directory saved by `save_to_disk`, a single data file, or a directory
 holding a `datasets` builder script (run here even on datasets 4+, which no longer runs them).
 Every source is reduced to one `text` column: instruction data (MetaSynth-Instruct) is joined
@@ -13,24 +14,15 @@ into plain text so it can be mixed into continual pre-training.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from metasynth_hf.corpus.files import FILE_BUILDERS
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-#: File suffix -> `datasets` packaged builder.
-FILE_BUILDERS = {
-    ".parquet": "parquet",
-    ".jsonl": "json",
-    ".json": "json",
-    ".csv": "csv",
-    ".txt": "text",
-    ".arrow": "arrow",
-}
 #: Column pairs joined with a blank line when a source has no text column.
 PAIR_COLUMNS = (("instruction", "response"), ("prompt", "completion"), ("question", "answer"))
 
@@ -62,9 +54,11 @@ def load_source(
             from metasynth_hf.loading import load_dataset as load_builder
 
             return load_builder(local, name, split=split)
-        shards = sorted(local.glob("shard-*.jsonl"))
-        if shards:
-            rows = datasets.Dataset.from_dict({"text": _read_generator_shards(shards)})
+        from metasynth_hf.corpus.shards import read_shards, shard_files
+
+        if shard_files(local):
+            texts = [record.text for record in read_shards(local) if record.text.strip()]
+            rows = datasets.Dataset.from_dict({"text": texts})
             return rows if split else datasets.DatasetDict(train=rows)
     try:
         return datasets.load_dataset(path, name=name, data_dir=data_dir, data_files=data_files, split=split)
@@ -73,27 +67,6 @@ def load_source(
             f"cannot load training data {path!r}: {exc}. Give a local corpus directory, a data "
             "file, a Hub dataset id, or `path: parquet` with `data_files: <glob>`"
         ) from exc
-
-
-def _read_generator_shards(shards: list[Path]) -> list[str]:
-    """The `text` of every finished document in generator shards, in file order."""
-    texts, torn = [], 0
-    for shard in shards:
-        for line in shard.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                torn += 1  # a run killed mid-write leaves at most one torn line per shard
-                continue
-            if record.get("text", "").strip():
-                texts.append(record["text"])
-    if torn:
-        logger.warning("skipped %d torn line(s) in %s", torn, shards[0].parent)
-    if not texts:
-        raise ConfigError(f"{shards[0].parent}: the generator shards hold no document text")
-    return texts
 
 
 def to_text(dataset: Any, text_field: str, columns: list[str] | None = None) -> Any:

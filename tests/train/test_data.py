@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from metasynth_hf.corpus.records import Record
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.training.data import load_corpus, load_source, mix, to_text
 
@@ -38,7 +39,7 @@ def test_generator_output_directory(tmp_path) -> None:
     out.mkdir()
     for shard in range(2):
         lines = [
-            json.dumps({"id": f"d{i}", "text": t, "provenance": "{}", "instruction": None})
+            Record(f"finance-metasynth-s0-{2 * i + shard:07d}", t, "finance", "metasynth", [], "", 9, "{}").to_json()
             for i, t in enumerate(TEXTS[shard::2])
         ]
         (out / f"shard-{shard:05d}-of-00002.jsonl").write_text("\n".join(lines) + '\n{"id": "to')

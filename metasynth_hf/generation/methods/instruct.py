@@ -42,22 +42,11 @@ RESPONDER = "responder"
 
 def load_sources(source: str) -> list[SeedDocument]:
     """Source documents: a generate output dir (shards, in index order) or a text corpus."""
-    path = Path(source).expanduser()
-    shards = sorted(path.glob("shard-*.jsonl")) if path.is_dir() else []
-    if shards:
-        from metasynth_hf.corpus.records import Record
+    from metasynth_hf.corpus.shards import read_shards, shard_files
 
-        rows: list[tuple[int, SeedDocument]] = []
-        for shard in shards:
-            for line in shard.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    rec = Record.from_json(line)
-                except ValueError:
-                    continue  # a torn last line of a run still going; skip it
-                rows.append((rec.provenance_dict["doc_index"], SeedDocument(rec.id, rec.text, rec.topic)))
-        return [doc for _, doc in sorted(rows, key=lambda r: r[0]) if doc.text.strip()]
+    path = Path(source).expanduser()
+    if path.is_dir() and shard_files(path):
+        return [SeedDocument(r.id, r.text, r.topic) for r in read_shards(path) if r.text.strip()]
     from metasynth_hf.seeds.corpus import load_corpus
 
     corpus = load_corpus(source, text_column="text")
