@@ -28,6 +28,7 @@ test-fast: setup
 lint:
 	$(VENV)/bin/ruff check metasynth_hf tests benchmarks builders recipes scripts
 	$(VENV)/bin/ruff format --check metasynth_hf tests benchmarks builders recipes scripts
+	$(VENV)/bin/mypy metasynth_hf
 
 format:
 	$(VENV)/bin/ruff format metasynth_hf tests benchmarks builders recipes scripts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,7 @@ def agency_rows(agency: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _headline_metrics(reports: Mapping[str, dict], main: str | None) -> dict[str, float]:
     if not reports:
         return {}
-    report = reports.get(main) or next(iter(reports.values()))
+    report = (reports.get(main) if main is not None else None) or next(iter(reports.values()))
     return {k: v["value"] for k, v in report.get("metrics", {}).items() if v.get("value") is not None}
 
 
@@ -168,7 +168,7 @@ def build_card(
     *,
     reports: Mapping[str, dict] | None = None,
     main_corpus: str | None = None,
-    plots: list[str] = (),
+    plots: Sequence[str] = (),
     cleaning: Mapping[str, int] | None = None,
     repo_id: str | None = None,
     comparison: str = "",

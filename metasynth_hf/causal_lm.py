@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from metasynth_hf.errors import ConfigError, missing_dependency
 from metasynth_hf.models import resolve_model
@@ -139,7 +140,7 @@ def _quiet_gguf_bar():
         reader.tqdm = original
 
 
-def _logit_difference(reference: object, candidate: object, tokenizer: object) -> float:
+def _logit_difference(reference: Any, candidate: Any, tokenizer: Any) -> float:
     """Largest logit difference of the two models on a short probe (0.0 for a faithful copy)."""
     import torch
 

@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         passthrough = getattr(module, "PASSTHROUGH_FIELD", None)
         if passthrough is None:
             parser.parse_args(argv)  # reports the unknown arguments the usual way
+        assert passthrough is not None  # parse_args exited on the unknown arguments
         setattr(args, passthrough, [*unknown, *(getattr(args, passthrough, None) or [])])
     if not getattr(args, "_module", None):
         parser.print_help()

@@ -41,6 +41,7 @@ def import_builder_class(path: str | Path) -> type[datasets.DatasetBuilder]:
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, script)
+        assert spec is not None and spec.loader is not None  # a .py file: always a source loader
         module = importlib.util.module_from_spec(spec)
         # datasets re-imports a builder's module by name (hashing, pickling): register it first.
         sys.modules[module_name] = module

@@ -15,7 +15,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -65,7 +65,7 @@ class Cleaner:
             self.steps.append(self.near)
         self.counts: Counter[str] = Counter()
         #: Time in each rule's check; shared analyses (words, hashes) count for the first user.
-        self.seconds: Counter[str] = Counter()
+        self.seconds = cast("dict[str, float]", Counter())  # typeshed's Counter holds ints only
         self.documents = self.kept = self.words_in = self.words_kept = 0
         self._started = time.perf_counter()
 

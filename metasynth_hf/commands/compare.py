@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.only == "generate":
         import asyncio
 
+        assert real is not None  # prepared unless --only report
         runs = asyncio.run(runner.generate_all(config, real))
         for run_ in runs:
             sys.stdout.write(
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{comparison_file} is missing: run without --only first")
         data = json.loads(comparison_file.read_text(encoding="utf-8"))
     else:
+        assert real is not None  # prepared unless --only report
         data = runner.run_comparison(config, real, plots_dir)
         data["command"] = command_line(args)
         comparison_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -120,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     if not cpt_file.is_file() and (raw_dir / "cpt.json").is_file():
         cpt_file = raw_dir / "cpt.json"
     if config.cpt is not None and args.only in (None, "cpt"):
-        texts = {label: runner.corpus_texts(config.corpus_dir(label)) for label in config.methods}
+        assert real is not None  # prepared unless --only report
+        texts: dict[str, list[str]] = {
+            label: runner.corpus_texts(config.corpus_dir(label)) for label in config.methods
+        }
         cpt = cpt_runner.run_cpt(config, texts, real)
     elif cpt_file.is_file():  # keep the CPT part of an earlier run in the markdown
         cpt = json.loads(cpt_file.read_text(encoding="utf-8"))

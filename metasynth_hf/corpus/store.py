@@ -172,6 +172,7 @@ class ShardFile:
     def append(self, record: Record) -> None:
         """`write` + fsync, for callers outside an event loop."""
         self.write(record)
+        assert self._fh is not None  # `write` opened it
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:

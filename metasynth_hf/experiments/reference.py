@@ -116,7 +116,8 @@ def module_docstrings(module_name: str, *, methods: bool = False):
 
 def stdlib_docs() -> list[dict]:
     """Distinct stdlib docstrings of MIN_CHARS..MAX_CHARS characters, labelled by area."""
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[str] = set()
     for area, modules in STDLIB_AREAS.items():
         for module_name in modules:
             for doc in module_docstrings(module_name):
@@ -139,7 +140,8 @@ def _license_files() -> list[Path]:
 
 def licenses() -> list[dict]:
     """Distinct licence paragraphs (merged to MIN_CHARS..MAX_CHARS) from installed packages."""
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[str] = set()
     for path in _license_files():
         try:
             raw = path.read_text(encoding="utf-8")
@@ -193,7 +195,7 @@ def prepare_real_text(config: ReferenceConfig, out_dir: Path, seed: int = 0) -> 
     """Load, shuffle (seeded) and split the real text; write each part as JSONL under out_dir."""
     rows = _load(config.source, config.text_column)
     random.Random(seed).shuffle(rows)
-    want = (config.seed_docs, config.reference_docs, config.heldout_docs)
+    want: tuple[int, ...] = (config.seed_docs, config.reference_docs, config.heldout_docs)
     if len(rows) < 5:
         raise ConfigError(f"reference.source {config.source!r}: {len(rows)} documents; need 5+")
     if len(rows) < sum(want):

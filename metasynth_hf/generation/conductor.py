@@ -204,10 +204,10 @@ class ConductorLoop:
         else:
             self.agency.scaffold(self._unusable or "unparseable")
             why = "Your reply could not be used"
-        step = self.spec.fallback_step(ws)
-        if step is None:
+        planned = self.spec.fallback_step(ws)
+        if planned is None:
             return Turn("final"), f"{why}; the fixed plan is complete, so the scaffold finished."
-        return self._fixed_turn(step), f"{why}, so the scaffold called {step} (fixed plan)."
+        return self._fixed_turn(planned), f"{why}, so the scaffold called {planned} (fixed plan)."
 
     def fixed_turn(self, expert: str) -> Turn:
         """The turn the fixed plan makes for `expert`: its default instructions and share."""

@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from metasynth_hf.config import RunConfig, fingerprint, fingerprint_fields
 from metasynth_hf.corpus.records import InstanceEntry, Record
@@ -49,6 +49,9 @@ from metasynth_hf.generation.text import make_token_counter
 from metasynth_hf.llm.accounting import UsageMeter
 from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.seeds.types import SeedSet
+
+if TYPE_CHECKING:
+    from metasynth_hf.llm.factory import RoleModels
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +154,15 @@ async def generate(
     ctx.count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir
     owned = models is None
-    ctx.models = build_models(config, producer.roles, meter) if owned else models
+    ctx.models = build_models(config, producer.roles, meter) if models is None else models
     k, n = config.shard_index, config.num_shards
     async with contextlib.AsyncExitStack() as stack:  # unwinds: lock, then the models
         served: dict[str, list[str]] = {}
         if owned:  # before any call: reachable, and which model answers (cache keys, fingerprint)
-            stack.push_async_callback(ctx.models.aclose)
-            await ctx.models.check_reachable()
-            served = await ctx.models.identify()
+            role_models = cast("RoleModels", ctx.models)  # built by `build_models` above
+            stack.push_async_callback(role_models.aclose)
+            await role_models.check_reachable()
+            served = await role_models.identify()
         ctx.fingerprint = fp = fingerprint(config, prompts.hash, served)
         check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash, served))
         stack.enter_context(ShardLock(out, k, n))  # a second writer of this shard fails here
@@ -276,7 +280,8 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             # Group commit: every document finished by now, in order, goes to the shard with one
             # fsync (in a thread, so the other lanes' calls go on meanwhile); none is counted or
             # reported (summary, progress) before it is on disk.
-            batch, tokens = [], summary.tokens
+            batch: list[tuple[int, Record, InstanceEntry]] = []
+            tokens = summary.tokens
             while p_next + len(batch) in pending and pending[p_next + len(batch)].done():
                 p = p_next + len(batch)
                 record, entry = pending.pop(p).result()

@@ -14,12 +14,16 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from metasynth_hf.config import InstanceTableConfig
 from metasynth_hf.corpus.records import InstanceEntry
 from metasynth_hf.generation.text import excerpt
+
+if TYPE_CHECKING:
+    from metasynth_hf.seeds.embed import Embedder
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -106,7 +110,7 @@ class InstanceTable:
     def __init__(
         self,
         config: InstanceTableConfig,
-        embedder_factory: Callable[[], object] | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
         *,
         text_horizon: int | None = None,
         keep_summaries: bool = True,
@@ -121,7 +125,7 @@ class InstanceTable:
         self.entries: list[InstanceEntry] = []
         self._indices: list[int] = []
         self._embedder_factory = embedder_factory or (lambda: make_embedder(config.embedder))
-        self._embedder = None
+        self._embedder: Embedder | None = None
         self._vectors: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -163,7 +167,7 @@ class InstanceTable:
         self._vectors.update(zip((e.index for e in todo), vectors[:-1], strict=True))
         scores = np.array([float(self._vectors[e.index] @ vectors[-1]) for e in older])
         # Stable order: by score, ties by index, so the same inputs always pick the same rows.
-        order = sorted(range(len(older)), key=lambda j: (-round(scores[j], 6), older[j].index))
+        order = sorted(range(len(older)), key=lambda j: (-round(cast(float, scores[j]), 6), older[j].index))
         picked = sorted((older[j] for j in order[: limit - recent_n]), key=lambda e: e.index)
         return picked + recent
 

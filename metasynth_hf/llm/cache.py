@@ -93,6 +93,7 @@ class ResponseCache:
         # file at once (the builder's parts) otherwise both read, both try to write, and one
         # gets "database is locked" at once instead of waiting its turn.
         db = self._conn
+        assert db is not None  # called by `_db` right after it opened the connection
         db.execute("BEGIN IMMEDIATE")
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

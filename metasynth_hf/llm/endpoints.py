@@ -29,6 +29,8 @@ from metasynth_hf.llm.structured import detect_server_kind, get_json, response_f
 logger = logging.getLogger(__name__)
 
 
+#: `asyncio.timeout` (3.11+): wait_for would wrap every call in a task of its own (3.10, 3.11).
+_TIMEOUT = getattr(asyncio, "timeout", None)
 #: Hosts that get the Hugging Face token by default (Inference Endpoints, the router, Spaces).
 HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud", "hf.space")
 
@@ -165,7 +167,8 @@ class Endpoint:
                 top_p=params.top_p,
                 seed=params.seed,
                 stop=list(params.stop) or None,
-                response_format=response_format_for(kind, params.json_schema),
+                # huggingface_hub annotates its dataclasses but takes plain dicts (its own docs pass one)
+                response_format=response_format_for(kind, params.json_schema),  # type: ignore[arg-type]
             )
             choice = out.choices[0]
             text = choice.message.content
@@ -262,7 +265,11 @@ class EndpointPool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError
-                reply = await asyncio.wait_for(endpoint.send(messages, params), timeout=left)
+                if _TIMEOUT is not None:  # 3.11+: a deadline on this task, not a new task per call
+                    async with _TIMEOUT(left):
+                        reply = await endpoint.send(messages, params)
+                else:
+                    reply = await asyncio.wait_for(endpoint.send(messages, params), timeout=left)
             except asyncio.CancelledError:
                 endpoint.probing = False
                 endpoint.changed.set()

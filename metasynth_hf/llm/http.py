@@ -32,8 +32,8 @@ async def _offline_guard(request: httpx.Request) -> None:
     key = (request.url.host, request.url.port)
     if key in _endpoints:  # an endpoint: exactly the credential its config allows
         request.headers.pop("authorization", None)
-        if _endpoints[key]:
-            request.headers["authorization"] = _endpoints[key]
+        if authorization := _endpoints[key]:
+            request.headers["authorization"] = authorization
     if not constants.is_offline_mode():
         return
     if key in _endpoints:

@@ -302,6 +302,7 @@ class LlamaEngine:
         rows: list[tuple[_Slot, int]] = []
         # Decoding sequences first (one token each), then prompt chunks in the room left.
         for slot in active:
+            assert slot.request is not None  # `active` holds the slots with a request
             if slot.request.cancelled():
                 self._finish(slot, cancelled=True)
                 continue
@@ -344,6 +345,7 @@ class LlamaEngine:
 
     def _sample(self, slot: _Slot, row: int) -> None:
         token = llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, row)
+        assert slot.request is not None  # `_step` samples only the slots with a request
         params = slot.request.params
         if llama_cpp.llama_vocab_is_eog(self._vocab, token):
             self._finish(slot, finish="stop")

@@ -17,13 +17,17 @@ import json
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from metasynth_hf.errors import ConfigError, missing_dependency
 from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
 from metasynth_hf.models import EMBEDDED_CHAT_MODEL, resolve_model
 
+if TYPE_CHECKING:  # imports llama_cpp, an optional dependency
+    from metasynth_hf.llm.llama_engine import LlamaEngine
+
 # Several runs in one process (builder configs, `metasynth compare`) share one engine.
-_ENGINES: dict[tuple, object] = {}
+_ENGINES: dict[tuple, LlamaEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -68,7 +72,7 @@ class LocalChatModel:
         self.context_tokens = context_tokens
         self.threads = threads or default_threads()
         self.grammar = grammar
-        self._engine = None
+        self._engine: LlamaEngine | None = None
 
     @property
     def model_id(self) -> str:
@@ -106,6 +110,7 @@ class LocalChatModel:
             params = dataclasses.replace(params, json_schema=None)
         if self._engine is None:
             await asyncio.to_thread(self.load)
+        assert self._engine is not None  # `load` sets it or raises
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
         began = time.monotonic()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 _LEXICAL = ("compression_ratio", "ngram_diversity", "self_repetition")
 
 
-def _lexical(texts: list[str], config: MetricsConfig) -> dict[str, float]:
+def _lexical(texts: list[str], config: MetricsConfig) -> dict[str, float | int | None]:
     lex = lexical_stats(
         texts,
         max_n=config.ngram_max_n,
@@ -90,7 +90,7 @@ def subsample_intervals(
     draws: dict[str, list[float]] = {}
     aligned = embeddings is not None and len(embeddings) == n
 
-    def record(values: dict[str, float | None]) -> None:
+    def record(values: Mapping[str, float | None]) -> None:
         for key, value in values.items():
             if key in estimates and value is not None and math.isfinite(value):
                 draws.setdefault(key, []).append(float(value))
@@ -99,6 +99,7 @@ def subsample_intervals(
         idx = np.sort(rng.choice(n, size=m, replace=False))
         record(_lexical([texts[i] for i in idx], config))
         if aligned:
+            assert embeddings is not None  # `aligned` says so
             record(_embedding(embeddings[idx], reference_embeddings, config, with_mauve=r < mauve_rounds))
     scale = math.sqrt(m / n)
     out: dict[str, list[float]] = {}

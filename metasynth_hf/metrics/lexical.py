@@ -279,6 +279,7 @@ def compression_ratio_reference(texts: Texts) -> float:
     sizer = _GzipSizer(reference_compatible=True)
     sizer.feed(" ".join(texts).encode("utf-8"))
     _, outer = sizer.finish()
+    assert outer is not None  # reference_compatible=True: the outer size is measured
     return round(sizer.raw / outer, 3)
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import cast
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def _lexical_entries(texts: Texts, config: MetricsConfig, wanted: set[str], repo
             metrics["ngram_diversity"] = _entry(
                 "ngram_diversity",
                 lex["ngram_diversity"],
-                reference_value=round(lex["ngram_diversity"], 3),
+                reference_value=round(cast(float, lex["ngram_diversity"]), 3),  # always a float
             )
             for n in range(1, min(config.ngram_max_n, 4) + 1):
                 metrics[f"ngram_diversity_{n}"] = _entry(f"ngram_diversity_{n}", lex[f"ngram_diversity_{n}"])

@@ -37,8 +37,7 @@ def _local_files(source: str | Path | Sequence[str | Path]) -> list[Path] | None
     paths = [Path(p).expanduser() for p in items]
     if not all(p.exists() for p in paths):
         missing = [str(p) for p in paths if not p.exists()]
-        hub_like = isinstance(source, str) and not source.startswith((".", "/", "~"))
-        if hub_like and Path(source).suffix not in _BUILDERS:
+        if isinstance(source, str) and not source.startswith((".", "/", "~")) and Path(source).suffix not in _BUILDERS:
             return None  # not a local path: a Hub id such as "org/name"
         raise ConfigError(f"seed corpus: file(s) {missing} do not exist; give existing files")
     files: list[Path] = []

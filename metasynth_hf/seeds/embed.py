@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class SentenceTransformerEmbedder:
         self.model_id = model
         self.batch_size = batch_size
         self.device = device
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
 
     def _load(self):
         try:

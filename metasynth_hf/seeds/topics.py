@@ -87,7 +87,7 @@ class TermStats:
 
 def term_stats(texts: Sequence[str], assignment: np.ndarray, num_topics: int) -> TermStats:
     doc_freq: Counter = Counter()
-    per_cluster = tuple(Counter() for _ in range(num_topics))
+    per_cluster: tuple[Counter, ...] = tuple(Counter() for _ in range(num_topics))
     for text, cid in zip(texts, assignment.tolist(), strict=True):
         tokens = tokenize(text)
         doc_freq.update(set(tokens))

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from metasynth_hf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from trl.scripts.utils import DataClassType
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,7 @@ def make_parser(prog: str = "metasynth train") -> Any:
     """A `TrlParser` over our dataclasses: `--config file.yaml` plus any TRL CLI option."""
     from trl import TrlParser
 
-    return TrlParser(dataclass_types(), prog=prog)
+    return TrlParser(cast("Iterable[DataClassType]", dataclass_types()), prog=prog)
 
 
 def parse(argv: list[str]) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from metasynth_hf.corpus.files import FILE_BUILDERS
 from metasynth_hf.errors import ConfigError
@@ -106,7 +106,8 @@ def mix(parts: list[Any], fractions: list[float | None]) -> Any:
     if any(f is not None for f in fractions):
         if any(f is None or f <= 0 for f in fractions):
             raise ConfigError("datasets[].fraction: set a positive fraction on every source or none")
-        weights = [f / sum(fractions) for f in fractions]  # type: ignore[operator]
+        given = cast("list[float]", fractions)  # every fraction is set: checked just above
+        weights = [f / sum(given) for f in given]
         total = min(len(part) / w for part, w in zip(parts, weights, strict=True))
         parts = [part.select(range(min(len(part), round(w * total)))) for part, w in zip(parts, weights, strict=True)]
     return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]

@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def windows(ids: list[int], max_length: int, stride: int) -> Iterator[tuple[list
 
 
 def heldout_perplexity(
-    model: object,
-    tokenizer: object,
+    model: Any,
+    tokenizer: Any,
     texts: Iterable[str],
     *,
     max_length: int = 1024,
@@ -61,7 +62,8 @@ def heldout_perplexity(
         raise ValueError(f"stride must be in 1..max_length ({max_length}), got {stride}")
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     device = next(model.parameters()).device
-    total_nll, total_tokens, documents, batch = 0.0, 0, 0, []
+    total_nll, total_tokens, documents = 0.0, 0, 0
+    batch: list[tuple[list[int], int]] = []
 
     def flush() -> None:
         nonlocal total_nll, total_tokens

@@ -81,7 +81,7 @@ class InstructProducer:
 
     def _fixed_order(self, rounds: int) -> tuple[str, ...]:
         evolvers = [e for e in ("role_suggester", "complexity") if e in self.experts]
-        order = [e for e in ("doc_transform", "question_editor") if e in self.experts]
+        order: list[str] = [e for e in ("doc_transform", "question_editor") if e in self.experts]
         for r in range(rounds):
             order += ([evolvers[r % len(evolvers)]] if evolvers else []) + ["question_editor"]
         return tuple(order)
