@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from metasynth_hf.config import RunConfig
 from metasynth_hf.corpus.records import InstanceEntry, Record
+from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.instance_table import InstanceTable
 from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.llm.base import ChatModel
@@ -32,6 +33,18 @@ class RunContext:
         if not hints:
             return f"an experienced {self.domain.name} professional"
         return hints[rng_for("persona", self.config.seed, index).randrange(len(hints))]
+
+    def caller(self, index: int) -> tuple[Caller, DocTrace]:
+        """Document `index`'s caller (derived seeds, the token budget) and the trace it fills."""
+        trace = DocTrace()
+        caller = Caller(
+            self.models,
+            trace,
+            run_seed=self.config.seed,
+            doc_index=index,
+            token_budget=self.config.stop.max_doc_tokens,
+        )
+        return caller, trace
 
     def base_provenance(self, index: int, visible: Sequence[InstanceEntry]) -> dict[str, Any]:
         return {

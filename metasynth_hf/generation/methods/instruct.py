@@ -20,7 +20,6 @@ from pathlib import Path
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
-from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
 from metasynth_hf.generation.context import RunContext
 from metasynth_hf.generation.memory import ConductorMemory
@@ -100,8 +99,7 @@ class InstructProducer:
     ) -> tuple[Record, InstanceEntry]:
         ctx, cfg = self.ctx, self.ctx.config
         source = seeds.documents[0]
-        trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
+        caller, trace = ctx.caller(index)
         shown = ctx.table.relevant(visible, source.text[:500])
         loop = self._loop(index, source, shown, caller, trace)
         ws = Workspace()

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.conductor import (
     ConductorLoop,
     LoopSpec,
@@ -66,8 +65,7 @@ class MetaSynthProducer:
         self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]:
         ctx, cfg = self.ctx, self.ctx.config
-        trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
+        caller, trace = ctx.caller(index)
         query = " ".join([*seeds.keywords, *(d.topic or "" for d in seeds.documents)])
         shown = ctx.table.relevant(visible, query)
         persona = ctx.persona(index)

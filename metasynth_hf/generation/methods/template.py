@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.context import RunContext
 from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
@@ -58,8 +57,7 @@ class TemplateProducer:
         self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]:
         ctx, cfg = self.ctx, self.ctx.config
-        trace = DocTrace()
-        caller = Caller(ctx.models, trace, run_seed=cfg.seed, doc_index=index, token_budget=cfg.stop.max_doc_tokens)
+        caller, trace = ctx.caller(index)
         variables = self._variables(seeds, visible)
         messages = [{"role": "user", "content": ctx.prompts.render(self.template, **variables)}]
         text = ""
