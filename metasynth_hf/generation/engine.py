@@ -10,7 +10,9 @@ index order. So the output depends on L but never on timing: reruns hit the resp
 and are byte-identical, and resumed runs continue exactly. More lanes = more throughput
 (calls overlap, the embedded model batches them) but each document sees L - 1 fewer
 predecessors, so near-duplicates among the last L documents are not ruled out by the
-table; `benchmarks/bench_lanes.py` measures both sides.
+table; `benchmarks/bench_lanes.py` measures both sides. A method whose documents read no
+history (`history_free`: the plain template on keyword seeds) has no window: a document starts
+whenever a lane frees, is shown an empty table, and its record does not depend on L at all.
 
 Sharding: shard k of N makes documents i with i % N == k, each shard with its own instance
 table (shards never talk), ids `{domain}-{method}-s{seed}-{i:07d}` are unique across shards.
