@@ -12,7 +12,8 @@ and are byte-identical, and resumed runs continue exactly. More lanes = more thr
 predecessors, so near-duplicates among the last L documents are not ruled out by the
 table; `benchmarks/bench_lanes.py` measures both sides. A method whose documents read no
 history (`history_free`: the plain template on keyword seeds) has no window: a document starts
-whenever a lane frees, is shown an empty table, and its record does not depend on L at all.
+whenever a lane frees, is shown an empty table, and its record does not depend on L (but for
+the config fingerprint in its provenance).
 
 Sharding: shard k of N makes documents i with i % N == k, each shard with its own instance
 table (shards never talk), ids `{domain}-{method}-s{seed}-{i:07d}` are unique across shards.
@@ -258,7 +259,12 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             pending[p] = done
             return
         index, visible = k + p * n, empty if free else ctx.table.snapshot()
-        seeds = seeder.seeds_for(index, visible) if seeder is not None else SeedSet(keywords=())
+        try:
+            seeds = seeder.seeds_for(index, visible) if seeder is not None else SeedSet(keywords=())
+        except Exception as exc:  # raised where document p is published, in order (start may run in a callback)
+            pending[p] = failed = loop.create_future()
+            failed.set_exception(exc)
+            return
         pending[p] = task = asyncio.ensure_future(producer.produce(index, seeds, visible))
         if free:
             running += 1
@@ -286,6 +292,8 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             tokens = summary.tokens
             while p_next + len(batch) in pending and pending[p_next + len(batch)].done():
                 p = p_next + len(batch)
+                if batch and (pending[p].cancelled() or pending[p].exception() is not None):
+                    break  # the documents before a failed one are written first; it raises next round
                 record, entry = pending.pop(p).result()
                 batch.append((p, record, entry))
                 tokens += record.num_tokens

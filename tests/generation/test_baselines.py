@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from metasynth_hf.corpus.records import RECORD_FIELDS
 from metasynth_hf.seeds.types import SeedDocument, SeedSet
 from tests.generation.fakes import ScriptedModel
-from tests.generation.helpers import run
+from tests.generation.helpers import read_records, run
 
 
 class DocSeeder:
@@ -112,3 +114,21 @@ def test_plain_template_output_does_not_depend_on_lanes(tmp_path):
             del record["prov"]["config_fingerprint"], record["provenance"]
         outputs.append(records)
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_a_seeding_error_in_the_window_free_mode_stops_the_run(tmp_path, monkeypatch):
+    """Documents start from completion callbacks there: an error must still end the run (at that
+    document, after the ones before it are written), never be lost with the run looking done."""
+    from metasynth_hf.seeds.keyword import KeywordSeeder
+
+    original = KeywordSeeder.seeds_for
+
+    def seeds_for(self, doc_index, history):
+        if doc_index == 4:
+            raise RuntimeError("seed source went away")
+        return original(self, doc_index, history)
+
+    monkeypatch.setattr(KeywordSeeder, "seeds_for", seeds_for)
+    with pytest.raises(RuntimeError, match="seed source went away"):
+        run(tmp_path, ScriptedModel(), method="template", num_docs=8, lanes=2)
+    assert [r["prov"]["doc_index"] for r in read_records(tmp_path)] == [0, 1, 2, 3]
