@@ -88,3 +88,10 @@ def test_only_the_corpus_package_reads_shard_files_by_name():
     """Shard file names and their torn-line rule live in corpus/ (shard_files, iter_shard)."""
     outside = [p for p in PACKAGE.rglob("*.py") if "corpus" not in p.relative_to(PACKAGE).parts[:1]]
     assert [str(p.relative_to(PACKAGE)) for p in outside if "shard-*" in p.read_text(encoding="utf-8")] == []
+
+
+def test_every_package_folder_has_an_init():
+    """setuptools' find_packages (the wheel) skips a folder without __init__.py, though an
+    editable install still imports it as a namespace package: a test run would not notice."""
+    folders = {p.parent for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
+    assert sorted(str(f.relative_to(PACKAGE)) for f in folders if not (f / "__init__.py").is_file()) == []
