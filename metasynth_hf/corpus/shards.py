@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from metasynth_hf.errors import ConfigError
 from metasynth_hf.corpus.records import RECORD_FIELDS, Record
 from metasynth_hf.corpus.store import FINGERPRINT_FILE
+from metasynth_hf.errors import ConfigError
 
 _SHARD = re.compile(r"shard-(\d{5})-of-(\d{5})\.jsonl$")
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from metasynth_hf.errors import ConfigError
 from metasynth_hf.corpus.records import Record
+from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
