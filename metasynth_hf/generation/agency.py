@@ -24,22 +24,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metasynth_hf.generation.turns import PLACEHOLDER
-
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def unusable_instructions(instructions: str, default: str) -> str | None:
-    """Why `instructions` are not the conductor's own (None when they are)."""
+def unusable_instructions(instructions: str, default: str, placeholder: str) -> str | None:
+    """Why `instructions` are not the conductor's own (None when they are); `placeholder` is
+    the turn example's (`PromptSet.placeholder`)."""
     words = _words(instructions)
     if not words:
         return "is empty"
-    placeholder = " ".join(_words(PLACEHOLDER))
+    copied = " ".join(_words(placeholder))
     joined = " ".join(words)
-    if placeholder in joined and len(words) - len(placeholder.split()) < 3:
-        return f"copies the example's placeholder {PLACEHOLDER!r}"
+    if copied and copied in joined and len(words) - len(copied.split()) < 3:
+        return f"copies the example's placeholder {placeholder!r}"
     if words == _words(default):
         return "repeats the expert's default instructions"
     return None

@@ -138,7 +138,7 @@ class ConductorLoop:
         self.names = list(spec.experts)
         self.artifact_names = list(spec.artifacts)
         self.schema = turn_schema(self.names, self.artifact_names, conductor_sampling.max_tokens)
-        self.example_call, self.example_final = examples(self.names, self.artifact_names)
+        self.example_call, self.example_final = examples(self.names, self.artifact_names, prompts.placeholder)
         self.agency = Agency()
         self._unusable = ""  # why the last unusable reply could not be used
 
@@ -158,10 +158,7 @@ class ConductorLoop:
                     step = self.spec.next_required(ws) or self.spec.final_writer
                     self.trace.fallback(turn, f"{left} turn(s) left for {need} required step(s)", action=step)
                     self.agency.scaffold("reserved")
-                    decision, note = (
-                        self._fixed_turn(step),
-                        f"Turns are running out: the scaffold called {step}.",
-                    )
+                    decision, note = self._fixed_turn(step), self._note("reserved", step)
                 else:
                     await self.memory.fit(self.summarize)
                     decision, note = self._resolve(turn, await self._decide(turn), ws, last)
@@ -192,22 +189,25 @@ class ConductorLoop:
             step = self.spec.fallback_step(ws) or missing  # the fixed plan's next step
             self.trace.fallback(turn, f"FINAL before {missing} ran", action=step)
             self.agency.scaffold("early_final")
-            note = f"FINAL is not possible yet: {missing} must run first; the scaffold called {step}."
-            return self._fixed_turn(step), note
+            return self._fixed_turn(step), self._note("early_final", step, missing=missing)
         if decision is not None and (decision.expert, decision.instructions) != last:
             self.agency.conductor_turns += 1
             return decision, ""
         if decision is not None:
             self.trace.fallback(turn, "repeated the previous turn", raw=decision.to_json())
             self.agency.scaffold("repeat")
-            why = "You repeated your previous turn"
+            why = "repeat"
         else:
             self.agency.scaffold(self._unusable or "unparseable")
-            why = "Your reply could not be used"
+            why = "unusable"
         planned = self.spec.fallback_step(ws)
         if planned is None:
-            return Turn("final"), f"{why}; the fixed plan is complete, so the scaffold finished."
-        return self._fixed_turn(planned), f"{why}, so the scaffold called {planned} (fixed plan)."
+            return Turn("final"), self._note(why, "")
+        return self._fixed_turn(planned), self._note(why, planned)
+
+    def _note(self, reason: str, step: str, *, missing: str = "") -> str:
+        """The scaffold's note to the conductor when it decided a turn (never empty)."""
+        return self.prompts.render("conductor/scaffold_note", reason=reason, step=step, missing=missing)
 
     def fixed_turn(self, expert: str) -> Turn:
         """The turn the fixed plan makes for `expert`: its default instructions and share."""
@@ -233,7 +233,7 @@ class ConductorLoop:
                 json_example_final=self.example_final,
             )
             retry: list[Message] = messages + [
-                {"role": "assistant", "content": excerpt(text, 600) or "(empty reply)"},
+                {"role": "assistant", "content": excerpt(text, 600) or self.prompts.render("conductor/empty_reply")},
                 {"role": "user", "content": reask},
             ]
             text2 = await self._ask(retry, turn, attempt=1)
@@ -252,7 +252,8 @@ class ConductorLoop:
         """The reply as a Turn; ParseError also for instructions the conductor did not write."""
         turn_ = parse_turn(text, self.names, self.artifact_names)
         if turn_.action == "call_expert":
-            why = unusable_instructions(turn_.instructions, self.spec.role(turn_.expert).default_instructions)
+            default = self.spec.role(turn_.expert).default_instructions
+            why = unusable_instructions(turn_.instructions, default, self.prompts.placeholder)
             if why:
                 raise UnusableInstructions(
                     f'"instructions" {why}: write what {turn_.expert} must do for this document', raw=text
@@ -282,14 +283,14 @@ class ConductorLoop:
         """Run one expert with only the shared artifacts; its output updates its artifact."""
         role = self.spec.role(turn_.expert)
         shared = {name: ws.artifacts[name] for name in turn_.share if ws.artifacts.get(name)}
-        if turn_.context:
-            shared["notes from the conductor"] = turn_.context
         instructions = turn_.instructions or role.default_instructions
         messages: list[Message] = [
             {"role": "system", "content": self.prompts.render(role.template, **self.spec.role_vars)},
             {
                 "role": "user",
-                "content": self.prompts.render("experts/_request", instructions=instructions, shared=shared),
+                "content": self.prompts.render(
+                    "experts/_request", instructions=instructions, shared=shared, notes=turn_.context
+                ),
             },
         ]
         raw = await self.caller(

@@ -20,9 +20,9 @@ import numpy as np
 
 from metasynth_hf.config import InstanceTableConfig
 from metasynth_hf.corpus.records import InstanceEntry
-from metasynth_hf.generation.text import excerpt
 
 if TYPE_CHECKING:
+    from metasynth_hf.generation.prompts import PromptSet
     from metasynth_hf.seeds.embed import Embedder
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -172,14 +172,14 @@ class InstanceTable:
         return picked + recent
 
 
-def render_table(entries: Sequence[InstanceEntry], *, summary_chars: int = 240) -> str:
-    """Entries grouped by category (first-seen order), one line each."""
+def by_category(entries: Sequence[InstanceEntry]) -> list[tuple[str, list[InstanceEntry]]]:
+    """Entries grouped by category, categories in first-seen order (entries keep theirs)."""
     groups: dict[str, list[InstanceEntry]] = {}
     for entry in entries:
         groups.setdefault(entry.category or "general", []).append(entry)
-    lines: list[str] = []
-    for category, members in groups.items():
-        lines.append(f"Category: {category}")
-        for entry in members:
-            lines.append(f"- [{entry.id}] {entry.topic}: {excerpt(entry.summary, summary_chars)}")
-    return "\n".join(lines)
+    return list(groups.items())
+
+
+def render_table(prompts: PromptSet, entries: Sequence[InstanceEntry], *, summary_chars: int = 240) -> str:
+    """The table as the conductor reads it (`prompts/conductor/instance_table.jinja2`)."""
+    return prompts.render("conductor/instance_table", groups=by_category(entries), summary_chars=summary_chars)

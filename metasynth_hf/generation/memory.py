@@ -4,38 +4,31 @@ The history is the system prompt, the task, then (assistant turn, observation) p
 it outgrows `max_tokens`, the oldest pairs are condensed into a running summary (by the
 Summarizer expert, or a mechanical digest), never silently dropped: the conductor always
 sees a summary of everything it did. A single observation too large for the budget alone is
-clipped with an explicit marker.
+clipped with an explicit marker. Every text the conductor reads here is a prompt file
+(`conductor/history_digest`, `memory_turns`, `memory_digest`, `clip_mark`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from metasynth_hf.generation.text import approx_tokens, excerpt
 from metasynth_hf.llm.base import Message
 
+if TYPE_CHECKING:
+    from metasynth_hf.generation.prompts import PromptSet
+
 logger = logging.getLogger(__name__)
 
 Summarize = Callable[[str, str], Awaitable[str]]  # (previous summary, turns text) -> summary
-CLIP_MARK = "\n[... clipped to fit the conductor's memory budget]"
-
-
-def render_turns(turns: list[tuple[str, str]]) -> str:
-    return "\n\n".join(f"Conductor: {a}\nResult: {o}" for a, o in turns)
-
-
-def digest(previous: str, turns: list[tuple[str, str]]) -> str:
-    """A mechanical summary: one line per turn (what was asked, how the answer began)."""
-    lines = [previous] if previous else []
-    lines += [f"- {excerpt(a, 160)} -> {excerpt(o, 160)}" for a, o in turns]
-    return "\n".join(lines)
 
 
 class ConductorMemory:
     """Bounded conductor history; `messages()` is what the next conductor call sees."""
 
-    def __init__(self, system: str, task: str, max_tokens: int, *, summary_header: Callable[[str], str]):
+    def __init__(self, system: str, task: str, max_tokens: int, *, prompts: PromptSet):
         self.system = system
         self.task = task
         self.max_tokens = max_tokens
@@ -43,7 +36,8 @@ class ConductorMemory:
         self.turns: list[tuple[str, str]] = []
         self.condensed_turns = 0
         self.summary_calls = 0
-        self._summary_header = summary_header
+        self.prompts = prompts
+        self.clip_mark = "\n" + prompts.render("conductor/clip_mark")
 
     def add(self, assistant: str, observation: str) -> None:
         self.turns.append((assistant, observation))
@@ -51,7 +45,7 @@ class ConductorMemory:
     def messages(self) -> list[Message]:
         task = self.task
         if self.summary:
-            task = f"{task}\n\n{self._summary_header(self.summary)}"
+            task = f"{task}\n\n{self.prompts.render('conductor/history_digest', summary=self.summary)}"
         out: list[Message] = [
             {"role": "system", "content": self.system},
             {"role": "user", "content": task},
@@ -80,10 +74,11 @@ class ConductorMemory:
             old, self.turns = self.turns[:take], self.turns[take:]
             new_summary = ""
             if summarize is not None:
-                new_summary = (await summarize(self.summary, render_turns(old))).strip()
+                turns_text = self.prompts.render("conductor/memory_turns", turns=old)
+                new_summary = (await summarize(self.summary, turns_text)).strip()
                 self.summary_calls += 1
             if not new_summary:
-                new_summary = digest(self.summary, old)
+                new_summary = self.prompts.render("conductor/memory_digest", previous=self.summary, turns=old)
             self.summary = excerpt(new_summary, 1600)
             self.condensed_turns += take
             logger.debug("memory: condensed %d turns into the summary", take)
@@ -94,6 +89,6 @@ class ConductorMemory:
         if overflow <= 0 or not self.turns:
             return
         assistant, observation = self.turns[-1]
-        keep = max(200, len(observation) - 4 * overflow - len(CLIP_MARK))
+        keep = max(200, len(observation) - 4 * overflow - len(self.clip_mark))
         if keep < len(observation):
-            self.turns[-1] = (assistant, observation[:keep] + CLIP_MARK)
+            self.turns[-1] = (assistant, observation[:keep] + self.clip_mark)

@@ -16,8 +16,6 @@ from typing import Any, Literal
 from metasynth_hf.errors import ParseError
 from metasynth_hf.llm.parsing import parse_json_object
 
-#: The instruction placeholder of the conductor's JSON example; a copy of it is not an instruction.
-PLACEHOLDER = "<complete instructions for the expert>"
 _FINAL_WORDS = {"final", "finish", "finished", "done", "stop", "end", "complete"}
 
 
@@ -92,11 +90,12 @@ def text_limit(max_tokens: int, artifacts: int) -> int:
     return max(24, max_tokens - TURN_OVERHEAD_TOKENS - TOKENS_PER_ARTIFACT * artifacts)
 
 
-def examples(experts: list[str], artifacts: list[str]) -> tuple[str, str]:
-    """(call example, final example) as shown in the prompts."""
+def examples(experts: list[str], artifacts: list[str], placeholder: str) -> tuple[str, str]:
+    """(call example, final example) as shown in the prompts; `placeholder` stands for the
+    instructions (`PromptSet.placeholder`, from prompts/conductor/turn.yaml)."""
     expert = "domain_expert" if "domain_expert" in experts else experts[0]
     share = [a for a in ("seeds", "draft") if a in artifacts] or artifacts[:1]
-    call = json.dumps({"action": "call_expert", "expert": expert, "instructions": PLACEHOLDER, "share": share})
+    call = json.dumps({"action": "call_expert", "expert": expert, "instructions": placeholder, "share": share})
     return call, json.dumps({"action": "final"})
 
 

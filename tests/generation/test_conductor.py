@@ -8,6 +8,7 @@ import pytest
 
 from metasynth_hf.corpus.records import RECORD_FIELDS
 from metasynth_hf.generation.conductor import NoFinalError
+from metasynth_hf.generation.prompts import PromptSet
 from tests.generation.fakes import ScriptedModel, conductor_turns, default_answer, prose
 from tests.generation.helpers import read_records, run
 
@@ -103,10 +104,10 @@ def test_garbage_conductor_reasks_once_then_follows_the_fixed_order(tmp_path):
     assert summary.agency["conductor_turn_share"] == 0.0 and summary.agency["final_by"] == {"scaffold": 2}
 
 
-@pytest.mark.parametrize(
-    "instructions",
-    ["<complete instructions for the expert>", "Complete instructions for the expert.", "", "  "],
-)
+PLACEHOLDER = PromptSet().placeholder
+
+
+@pytest.mark.parametrize("instructions", [PLACEHOLDER, PLACEHOLDER.strip("<>").capitalize() + ".", "", "  "])
 def test_placeholder_or_empty_instructions_are_reasked_and_never_credited(tmp_path, instructions):
     def conductor(messages, params):
         if "could not be used:" in messages[-1]["content"]:
@@ -133,10 +134,11 @@ def test_placeholder_or_empty_instructions_are_reasked_and_never_credited(tmp_pa
 def test_default_instructions_copied_are_not_the_conductors(tmp_path):
     from metasynth_hf.generation.agency import unusable_instructions
 
-    default = "Write the document for the seeds."
-    assert unusable_instructions("write the document for the seeds", default)
-    assert unusable_instructions("Write the document for the seeds; avoid jargon.", default) is None
-    assert unusable_instructions("Write it.", default) is None  # short is fine when it is its own
+    default, placeholder = "Write the document for the seeds.", "<your instructions here>"
+    assert unusable_instructions("write the document for the seeds", default, placeholder)
+    assert unusable_instructions("Your instructions here!", default, placeholder)
+    assert unusable_instructions("Write the document for the seeds; avoid jargon.", default, placeholder) is None
+    assert unusable_instructions("Write it.", default, placeholder) is None  # short is fine when it is its own
 
 
 def test_a_reask_that_works_is_recorded(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from metasynth_hf.config import InstanceTableConfig
 from metasynth_hf.corpus.records import InstanceEntry
 from metasynth_hf.generation.instance_table import HashingEmbedder, InstanceTable, render_table
+from metasynth_hf.generation.prompts import PromptSet
 
 TOPICS = [
     ("Banking", "deposit insurance", "How deposit insurance protects savers in bank runs."),
@@ -53,7 +54,7 @@ def test_entries_must_be_published_in_order():
 
 
 def test_render_groups_by_category():
-    text = render_table(entries())
+    text = render_table(PromptSet(), entries())
     assert text.index("Category: Banking") < text.index("Category: Markets")
     banking = text.split("Category: Markets")[0]
     assert "deposit insurance" in banking and "mortgage lending" in banking

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+from functools import cache
+from pathlib import Path
+from tempfile import mkdtemp
 
-from metasynth_hf.generation.memory import CLIP_MARK, ConductorMemory
+from metasynth_hf.generation.memory import ConductorMemory
+from metasynth_hf.generation.prompts import DEFAULT_PROMPTS_DIR, PromptSet
+
+CLIP_MARK = "[CLIPPED]"
+
+
+@cache
+def prompts() -> PromptSet:
+    """The shipped prompt set with the memory's own texts replaced by markers this test knows."""
+    root = Path(mkdtemp()) / "prompts"
+    shutil.copytree(DEFAULT_PROMPTS_DIR, root)
+    (root / "conductor/history_digest.jinja2").write_text("EARLIER: {{ summary }}")
+    (root / "conductor/clip_mark.jinja2").write_text(CLIP_MARK)
+    return PromptSet(root)
 
 
 def make(max_tokens: int = 400) -> ConductorMemory:
-    return ConductorMemory("system " * 20, "task " * 20, max_tokens, summary_header=lambda s: f"EARLIER: {s}")
+    return ConductorMemory("system " * 20, "task " * 20, max_tokens, prompts=prompts())
 
 
 def fill(memory: ConductorMemory, n: int, size: int = 200) -> None:

@@ -107,3 +107,56 @@ def test_adding_an_expert_is_a_prompt_file_and_a_config_line(tmp_path):
     prov = records[0]["prov"]
     assert "fact_checker" in prov["experts_called"]
     assert prov["prompt_set"] == PromptSet(root).hash != PromptSet().hash
+
+
+# Texts that used to be Python literals: each file gets a marker, and a run must show every
+# marker to the model (so they are prompts, under the hash, and no code path bypasses them).
+MOVED_TEXTS = {
+    "conductor/turn.yaml": 'placeholder: "MARK-PLACEHOLDER"\n',
+    "conductor/artifacts.yaml": None,  # edited below: one description replaced
+    "conductor/seeds.jinja2": "MARK-SEEDS {{ seeds.keywords | join(' ') }}",
+    "conductor/instance_table.jinja2": "MARK-TABLE {{ groups | length }}",
+    "conductor/scaffold_note.jinja2": "MARK-NOTE {{ reason }}",
+    "conductor/empty_reply.jinja2": "MARK-EMPTY",
+    "experts/_request.jinja2": "{{ instructions }} MARK-REQUEST {{ notes }} {{ shared.values() | join(' ') }}",
+}
+
+
+def test_every_model_visible_text_is_a_prompt_file(tmp_path):
+    root = copy_prompts(tmp_path)
+    for name, text in MOVED_TEXTS.items():
+        if text is not None:
+            (root / name).write_text(text)
+    artifacts = root / "conductor" / "artifacts.yaml"
+    artifacts.write_text(artifacts.read_text().replace("the latest draft of the document", "MARK-ARTIFACT"))
+
+    def conductor(messages, params):
+        turn = conductor_turns(messages)
+        if turn == 1 or messages[-2]["content"] == "MARK-EMPTY":
+            return ""  # unusable twice: the re-ask shows the empty reply, the scaffold a note
+        plan = {"action": "call_expert", "expert": "domain_expert", "instructions": "Write.", "context": "NOTES"}
+        return json.dumps(plan) if turn == 2 else default_answer("conductor", messages, params)
+
+    def answer(role, messages, params):
+        return conductor(messages, params) if role == "conductor" else default_answer(role, messages, params)
+
+    model = ScriptedModel(answer)
+    _, records = run(tmp_path / "out", model, num_docs=2, lanes=1, prompts_dir=str(root))
+    seen = "\n".join(m["content"] for _, messages, _ in model.calls for m in messages)
+    for marker in ("PLACEHOLDER", "ARTIFACT", "SEEDS", "TABLE", "NOTE unusable", "EMPTY", "REQUEST NOTES"):
+        assert f"MARK-{marker}" in seen, marker
+    assert records[0]["prov"]["prompt_set"] == PromptSet(root).hash != PromptSet().hash
+
+
+def test_every_file_of_the_prompt_set_is_hashed(tmp_path):
+    root = copy_prompts(tmp_path)
+    before = PromptSet(root).hash
+    (root / "conductor" / "turn.yaml").write_text('placeholder: "<your instructions>"\n')
+    assert PromptSet(root).hash != before
+
+
+def test_a_prompt_set_without_a_data_file_says_which(tmp_path):
+    root = copy_prompts(tmp_path)
+    (root / "conductor" / "turn.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"conductor/turn.yaml is missing; copy it from"):
+        _ = PromptSet(root).placeholder

@@ -29,13 +29,6 @@ from metasynth_hf.seeds.types import SeedDocument, SeedSet
 
 logger = logging.getLogger(__name__)
 
-ARTIFACTS = {
-    "document": "the source document",
-    "material": "key facts and a scenario extracted from the document",
-    "instruction": "the current instruction",
-    "role": "the suggested asker",
-    "complexity_notes": "suggestions to make the instruction harder",
-}
 RESPONDER = "responder"
 
 
@@ -69,7 +62,8 @@ class InstructProducer:
         self.experts = {n: ctx.prompts.role("instruct/experts", n) for n in icfg.experts}
         self.responder = ctx.prompts.role("instruct/experts", RESPONDER)
         outputs = {r.output for r in self.experts.values()}
-        self.artifacts = {k: v for k, v in ARTIFACTS.items() if k == "document" or k in outputs}
+        described = ctx.prompts.artifacts("instruct")  # prompts/instruct/artifacts.yaml
+        self.artifacts = {k: v for k, v in described.items() if k == "document" or k in outputs}
         if "instruction" not in outputs:
             raise ConfigError("instruct.experts: must include question_editor (writes the instruction)")
         self.fixed_order = self._fixed_order(icfg.rounds)
@@ -182,7 +176,7 @@ class InstructProducer:
             "persona": ctx.persona(index),
             "target_words": cfg.target_words,
         }
-        call, final = examples(list(self.experts), list(self.artifacts))
+        call, final = examples(list(self.experts), list(self.artifacts), ctx.prompts.placeholder)
         system = ctx.prompts.render(
             "instruct/system",
             experts=list(self.experts.values()),
@@ -217,7 +211,7 @@ class InstructProducer:
             system,
             task,
             cfg.memory.max_tokens,
-            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
+            prompts=ctx.prompts,
         )
         return ConductorLoop(
             spec,

@@ -32,15 +32,6 @@ logger = logging.getLogger(__name__)
 
 #: The fixed expert order used when the conductor's replies are unusable (then FINAL).
 FIXED_ORDER = ("seed_keywords", "domain_expert", "content_analyst", "domain_expert")
-ARTIFACTS = {
-    "seeds": "this document's seed keywords (and seed document excerpts)",
-    "instance_table": "summaries of the earlier documents, by category",
-    "keywords": "the latest expanded keywords",
-    "draft": "the latest draft of the document",
-    "analysis": "the Content Analyst's latest suggestions",
-    "summary": "the latest summary",
-    "topic": "the latest topic label",
-}
 MIN_FINAL_WORDS = 40
 
 
@@ -51,9 +42,11 @@ class MetaSynthProducer:
         self.ctx = ctx
         cfg = ctx.config
         self.experts = {name: ctx.prompts.role("experts", name) for name in cfg.expert_set}
-        self.artifacts = {k: v for k, v in ARTIFACTS.items() if k in ("seeds", "instance_table")}
+        described = ctx.prompts.artifacts("conductor")  # prompts/conductor/artifacts.yaml
+        other = described.get("other", "latest {expert} answer")
+        self.artifacts = {k: described.get(k, other.format(expert=k)) for k in ("seeds", "instance_table")}
         for role in self.experts.values():
-            self.artifacts.setdefault(role.output, ARTIFACTS.get(role.output, f"latest {role.name} answer"))
+            self.artifacts.setdefault(role.output, described.get(role.output, other.format(expert=role.name)))
         order = [e for e in FIXED_ORDER if e in self.experts]
         self.fixed_order = tuple(order + [r for r in cfg.required if r not in order])
         # each required expert once, in the fixed order's order
@@ -70,9 +63,9 @@ class MetaSynthProducer:
         shown = ctx.table.relevant(visible, query)
         persona = ctx.persona(index)
         ws = Workspace()
-        ws.put("seeds", self._seed_text(seeds))
+        ws.put("seeds", ctx.prompts.render("conductor/seeds", seeds=seeds))
         if shown:
-            ws.put("instance_table", render_table(shown))
+            ws.put("instance_table", render_table(ctx.prompts, shown))
         loop = self._loop(index, seeds, shown, len(visible), persona, caller, trace)
         outcome = await loop.run(ws)
         if outcome.status == "max_turns" and cfg.stop.strict_final:
@@ -129,7 +122,7 @@ class MetaSynthProducer:
             "target_words": cfg.target_words,
         }
         experts = list(self.experts.values())
-        call, final = examples(list(self.experts), list(self.artifacts))
+        call, final = examples(list(self.experts), list(self.artifacts), ctx.prompts.placeholder)
         system = ctx.prompts.render(
             "conductor/system",
             experts=experts,
@@ -145,7 +138,7 @@ class MetaSynthProducer:
             doc_id=cfg.doc_id(index),
             seeds=seeds,
             seed_docs=seed_docs,
-            instance_table=render_table(shown),
+            instance_table=render_table(ctx.prompts, shown),
             num_earlier=num_visible,
             **role_vars,
         )
@@ -164,7 +157,7 @@ class MetaSynthProducer:
             system,
             task,
             cfg.memory.max_tokens,
-            summary_header=lambda s: ctx.prompts.render("conductor/history_digest", summary=s),
+            prompts=ctx.prompts,
         )
         summarize = None
         if cfg.memory.summarize_with == "summarizer" and "summarizer" in self.experts:
@@ -194,13 +187,6 @@ class MetaSynthProducer:
             max_turns=cfg.stop.max_turns,
             summarize=summarize,
         )
-
-    @staticmethod
-    def _seed_text(seeds: SeedSet) -> str:
-        lines = [f"Keywords: {', '.join(seeds.keywords)}"] if seeds.keywords else []
-        for doc in seeds.documents:
-            lines.append(f"Seed document [{doc.id}] ({doc.topic or 'unlabelled'}): {excerpt(doc.text, 600)}")
-        return "\n".join(lines)
 
     async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, str]:
         """The final text: the conductor's own document if usable, else the best draft."""
