@@ -26,10 +26,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "merge the shards of one run into parquet (one dataset)",
     ),
     "stats": (
-        "metasynth_hf.metrics.command",
+        "metasynth_hf.commands.stats",
         "diversity statistics of corpora, as a table, JSON and plots",
     ),
-    "clean": ("metasynth_hf.clean.command", "dedup, quality-filter and decontaminate a corpus"),
+    "clean": ("metasynth_hf.commands.clean", "dedup, quality-filter and decontaminate a corpus"),
     "push": (
         "metasynth_hf.commands.push",
         "upload a generated corpus and its dataset card to the Hub",
@@ -39,7 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "generate every method's corpus and compare diversity",
     ),
     "train": (
-        "metasynth_hf.train",
+        "metasynth_hf.commands.train",
         "continual pre-training with TRL (use under accelerate launch)",
     ),
 }

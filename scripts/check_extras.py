@@ -16,10 +16,10 @@ import sys
 FEATURES: dict[str, list[str]] = {
     "local": ["metasynth_hf.llm.local", "metasynth_hf.llm.llama_engine"],
     # `make demo`: generate on the embedded model, then its statistics.
-    "local,metrics": ["metasynth_hf.commands.generate", "metasynth_hf.metrics.command", "metasynth_hf.cli"],
-    "metrics": ["metasynth_hf.metrics.command", "metasynth_hf.seeds.topic_aware", "metasynth_hf.metrics.task2vec"],
-    "clean": ["metasynth_hf.clean.command"],
-    "train": ["metasynth_hf.train", "metasynth_hf.training.perplexity"],
+    "local,metrics": ["metasynth_hf.commands.generate", "metasynth_hf.commands.stats", "metasynth_hf.cli"],
+    "metrics": ["metasynth_hf.commands.stats", "metasynth_hf.seeds.topic_aware", "metasynth_hf.metrics.task2vec"],
+    "clean": ["metasynth_hf.commands.clean"],
+    "train": ["metasynth_hf.train", "metasynth_hf.commands.train", "metasynth_hf.training.perplexity"],
     "eval": [],  # recipes/eval/lm_eval.sh: the lm_eval command
 }
 #: third-party modules each extra's features import only inside functions, or need at run time.

@@ -203,12 +203,14 @@ def _export(config: RunConfig) -> str | None:
 
 
 def _stats(config: RunConfig) -> int:
-    """`metasynth stats OUT --out OUT/stats` on the corpus just written."""
+    """The statistics of the corpus just written, into OUT/stats (what `metasynth stats OUT` does)."""
     try:
-        from metasynth_hf.metrics import command as stats
+        from metasynth_hf.metrics.report import format_table
+        from metasynth_hf.metrics.statistics import write_statistics
     except ImportError as exc:
         raise ConfigError(f"--stats needs the metrics module ({exc}); pip install 'metasynth-hf[metrics]'") from exc
-    parser = argparse.ArgumentParser(prog="metasynth stats")
-    stats.add_arguments(parser)
     out = config.output_dir
-    return int(stats.run(parser.parse_args([str(out), "--out", str(out / "stats")])) or 0)
+    reports = write_statistics([str(out)], out / "stats")
+    sys.stdout.write(format_table(reports) + "\n")
+    sys.stdout.write(f"wrote {out / 'stats' / 'diversity.json'}\n")
+    return 0

@@ -96,7 +96,7 @@ def test_exact_without_normalisation_keeps_case_variants_and_streams():
 
 
 def test_lsh_shape_is_configurable_and_reported():
-    from metasynth_hf.clean.command import build_config
+    from metasynth_hf.commands.clean import build_config
     from metasynth_hf.errors import ConfigError
 
     result = clean_corpus(corpus(5, seed=1), dedup_only(bands=16, rows=8))

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from metasynth_hf.clean import CleanConfig, clean_corpus, render_markdown
-from metasynth_hf.clean.command import build_config
 from metasynth_hf.cli import main
+from metasynth_hf.commands.clean import build_config
 from metasynth_hf.config_io import load_config
 from metasynth_hf.errors import ConfigError
 from tests.clean.textgen import corpus, edit

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from metasynth_hf import cli, train
+from metasynth_hf import cli
+from metasynth_hf.commands import train
 
 
 def parse_like_cli(argv: list[str]) -> argparse.Namespace:
@@ -35,7 +36,7 @@ def test_options_after_double_dash_reach_the_trl_parser(argv, forwarded, monkeyp
 
 
 def test_train_is_a_metasynth_subcommand() -> None:
-    assert cli.SUBCOMMANDS["train"][0] == "metasynth_hf.train"
+    assert cli.SUBCOMMANDS["train"][0] == "metasynth_hf.commands.train"
 
 
 def test_add_arguments_does_not_import_training_libraries() -> None:
@@ -44,7 +45,7 @@ def test_add_arguments_does_not_import_training_libraries() -> None:
     import sys
 
     code = (
-        "import argparse, sys; from metasynth_hf import train; "
+        "import argparse, sys; from metasynth_hf.commands import train; "
         "train.add_arguments(argparse.ArgumentParser()); "
         "print(sorted(m for m in ('torch', 'trl', 'transformers') if m in sys.modules))"
     )
