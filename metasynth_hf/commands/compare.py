@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
     real = (
         None if args.only == "report" else prepare_real_text(config.reference, config.output_dir / "real", config.seed)
     )
-    plots_dir = None if args.no_plots else config.results.parent / "results" / config.name
+    plots_dir = None if args.no_plots else config.results_file.parent / "results" / config.name
     # The raw measurements are kept next to the results file (and committed with it), so that
     # `--only report` re-renders the markdown from them without the corpora.
-    raw_dir = config.results.parent / "results" / config.name
+    raw_dir = config.results_file.parent / "results" / config.name
     comparison_file = config.output_dir / "comparison.json"
     if args.only in ("cpt", "report") and not comparison_file.is_file() and (raw_dir / "comparison.json").is_file():
         comparison_file = raw_dir / "comparison.json"
@@ -133,8 +133,14 @@ def run(args: argparse.Namespace) -> int:
         keep_raw(config, raw_dir, data, cpt)
     command = data.get("command") or command_line(args)
     text = results.render(
-        data, command=command, results_path=config.results, plots_dir=plots_dir, cpt=cpt, scale_note=config.note
+        data,
+        command=command,
+        results_path=config.results_file,
+        plots_dir=plots_dir,
+        cpt=cpt,
+        scale_note=config.note,
+        context=results.load_context(config.context),
     )
-    results.write_results(config.results, text)
-    sys.stdout.write(results.summary_lines(data, cpt) + f"\nwrote {config.results}\n")
+    results.write_results(config.results_file, text)
+    sys.stdout.write(results.summary_lines(data, cpt) + f"\nwrote {config.results_file}\n")
     return 0

@@ -1,8 +1,9 @@
-"""Evidence: MetaSynth against the three template baselines, at any scale, with one command.
+"""`metasynth compare`: MetaSynth against the template baselines on the user's model and real text.
 
-`metasynth compare --config recipes/experiments/<name>.yaml` runs `config` (the experiment
-model), `reference` (real text), `runner` (generation + metrics), `cpt` (the tiny continual
-pre-training effect) and `results` (the markdown file).
+`config` (the experiment model), `reference` (the user's real text, split), `runner`
+(generation + metrics), `cpt` (the continual pre-training effect) and `results` (the markdown
+file). Nothing here knows a machine: this project's own stand-in real text, the paper's table
+and the limits of its small runs live in `recipes/experiments/` and reach a run through its YAML.
 """
 
 from metasynth_hf.experiments.config import METHOD_SPECS, CptConfig, ExperimentConfig

