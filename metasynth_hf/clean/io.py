@@ -1,6 +1,6 @@
-"""Read a corpus (local parquet/jsonl files or a Hub id) and write a cleaned one.
+"""Write a cleaned corpus (the input comes from `corpus.load.load_corpus`).
 
-Input becomes one memory-mapped `datasets.Dataset` (all files together: duplicates are found
+Input is one memory-mapped `datasets.Dataset` (all files together: duplicates are found
 across shards and lanes). Output layout, loadable with `load_dataset(DIR)`:
 
     DIR/data/train-00000-of-0000N.parquet   kept records, every input column
@@ -15,7 +15,6 @@ import logging
 import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 from metasynth_hf.clean.pipeline import CleanResult
 from metasynth_hf.errors import ConfigError
@@ -25,36 +24,6 @@ logger = logging.getLogger(__name__)
 REMOVED_FILE = "removed.parquet"
 REPORT_FILE = "clean_report.json"
 DATA_DIR = "data"
-
-
-def corpus_files(path: Path) -> tuple[str, list[str]]:
-    """(datasets builder, files) of a local corpus file or directory (see corpus_files)."""
-    from metasynth_hf.corpus.files import local_corpus_files
-
-    builder, files = local_corpus_files(path)
-    if builder == "arrow":
-        raise ConfigError(f"{path}: .arrow files are not supported here; pass parquet or jsonl")
-    return builder, files
-
-
-def load_corpus(source: str, *, split: str = "train", hub_config: str | None = None) -> Any:
-    """A `datasets.Dataset` from a local file/dir or a Hub id (memory-mapped, not in RAM)."""
-    import datasets
-
-    path = Path(source)
-    if path.exists():
-        builder, files = corpus_files(path)
-        logger.info("reading %d %s file(s) from %s", len(files), builder, path)
-        return datasets.load_dataset(builder, data_files=files, split="train")
-    if source.startswith((".", "/", "~")) or source.count("/") > 1:
-        raise ConfigError(f"DATASET {source!r}: no such file or directory")
-    try:
-        return datasets.load_dataset(source, hub_config, split=split)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"DATASET {source!r} is not a local path and could not be loaded as a Hub dataset "
-            f"({type(exc).__name__}: {exc})"
-        ) from exc
 
 
 def prepare_out_dir(out: Path, overwrite: bool, *, check_only: bool = False) -> None:

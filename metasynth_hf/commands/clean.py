@@ -20,12 +20,12 @@ from metasynth_hf.clean.config import CleanConfig
 from metasynth_hf.clean.io import (
     REMOVED_FILE,
     REPORT_FILE,
-    load_corpus,
     prepare_out_dir,
     write_result,
 )
 from metasynth_hf.clean.pipeline import clean_corpus
 from metasynth_hf.config_io import format_validation_error, parse_override, read_yaml, set_dotted
+from metasynth_hf.corpus.load import load_corpus
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_rows_per_shard < 1:
         raise ConfigError("--max-rows-per-shard must be at least 1")
     prepare_out_dir(args.out, args.overwrite, check_only=True)  # fail before the long pass, not after
-    data = load_corpus(args.dataset, split=args.split, hub_config=args.hub_config)
+    data = load_corpus(
+        args.dataset, column=args.text_field, split=args.split, hub_config=args.hub_config, what="DATASET"
+    )
     result = clean_corpus(data, config, text_field=args.text_field, id_field=args.id_field)
     write_result(result, args.out, max_rows_per_shard=args.max_rows_per_shard, overwrite=True)
     carry_run_metadata(Path(args.dataset), args.out)

@@ -73,7 +73,13 @@ def read_fingerprint(out_dir: Path) -> str:
     path = Path(out_dir) / FINGERPRINT_FILE
     if not path.is_file():
         raise ConfigError(f"{out_dir} has no {FINGERPRINT_FILE}: it is not a metasynth output dir")
-    return json.loads(path.read_text())["fingerprint"]
+    try:
+        return str(json.loads(path.read_text())["fingerprint"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a run fingerprint (no 'fingerprint' key); restore it from the run, "
+            "or rerun generate into a fresh folder"
+        ) from exc
 
 
 def shard_files(out_dir: Path) -> list[tuple[int, int, Path]]:

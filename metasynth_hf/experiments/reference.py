@@ -1,6 +1,6 @@
 """Real text for the comparison: the user's files, folder or Hub dataset, or a function.
 
-`reference.source` (and `general`) is either a corpus `metrics.corpus.load_corpus` reads (files,
+`reference.source` (and `general`) is either a corpus `corpus.load.load_corpus` reads (files,
 a folder, a Hub id with a text column) or `path/to/file.py:function`, a function returning rows
 of {id, text, topic} (recipes/experiments/standin_text.py makes stand-in text from what ships
 with Python, for machines with no Hub access). The domain text is shuffled once with the
@@ -71,9 +71,9 @@ def _load(spec: str, column: str) -> list[dict]:
             for i, r in enumerate(rows)
             if (r.get("text") or "").strip()
         ]
-    from metasynth_hf.metrics.corpus import load_corpus
+    from metasynth_hf.corpus.load import load_corpus
 
-    data = load_corpus(spec, column=column)
+    data = load_corpus(spec, column=column, what="reference source")
     texts = [t for t in data[column] if t and t.strip()]
     return [{"id": f"real-{i:06d}", "text": t, "topic": ""} for i, t in enumerate(texts)]
 

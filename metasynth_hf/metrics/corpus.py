@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from metasynth_hf.metrics.config import CorpusError
@@ -68,53 +67,3 @@ def fingerprint(texts: Texts, batch_size: int = 2000) -> str:
             digest.update(len(data).to_bytes(8, "little"))
             digest.update(data)
     return digest.hexdigest()[:32]
-
-
-def _data_files(path: Path) -> tuple[str, list[str]]:
-    from metasynth_hf.corpus.files import local_corpus_files
-    from metasynth_hf.errors import ConfigError
-
-    try:
-        return local_corpus_files(path)
-    except ConfigError as exc:
-        raise CorpusError(str(exc)) from exc
-
-
-def _load_from_hub(spec: str, split: str):
-    """`spec` is no local path: a Hub dataset id, or a mistyped path (say which, in one line)."""
-    import datasets
-    from huggingface_hub import constants
-
-    looks_local = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or Path(spec).suffix
-    if looks_local or constants.HF_HUB_OFFLINE:
-        where = "and HF_HUB_OFFLINE=1 rules out the Hub" if constants.HF_HUB_OFFLINE else "(it looks like a path)"
-        raise CorpusError(
-            f"{spec}: no such file or folder {where}; give an existing corpus folder, a parquet/jsonl "
-            "file, or a Hub dataset id (online)"
-        )
-    logger.info("%s is not a local path; loading it from the Hub", spec)
-    try:
-        return datasets.load_dataset(spec, split=split)
-    except (FileNotFoundError, ConnectionError, ValueError) as exc:
-        raise CorpusError(f"{spec}: neither a local path nor a loadable Hub dataset ({exc})") from exc
-
-
-def load_corpus(spec: str, *, column: str = "text", split: str = "train"):
-    """A local folder/file of parquet or jsonl, or a Hub dataset id, as a `datasets.Dataset`."""
-    import datasets
-
-    path = Path(spec).expanduser()
-    if path.exists():
-        kind, files = _data_files(path)
-        if kind == "arrow":
-            ds = datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
-        else:
-            ds = datasets.load_dataset(kind, data_files=files, split="train")
-    else:
-        ds = _load_from_hub(spec, split)
-    if column not in ds.column_names:
-        raise CorpusError(
-            f"{spec}: no {column!r} column (columns: {ds.column_names}); "
-            "pass --text-column with the column holding the documents"
-        )
-    return ds

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from metasynth_hf.corpus.load import load_corpus
 from metasynth_hf.metrics.config import MetricsConfig
-from metasynth_hf.metrics.corpus import load_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def write_statistics(
     real, reference_name = None, "reference"
     if reference:
         reference_name = corpus_name(reference, taken)
-        real = load_corpus(reference, column=text_column, split=split)
+        real = load_corpus(reference, column=text_column, split=split, what="--reference")
     if text_column != "text":
         loaded = {k: v.rename_column(text_column, "text") for k, v in loaded.items()}
         real = real.rename_column(text_column, "text") if real is not None else None

@@ -54,12 +54,11 @@ def load_source(
             from metasynth_hf.loading import load_dataset as load_builder
 
             return load_builder(local, name, split=split)
-        from metasynth_hf.corpus.shards import read_shards, shard_files
+        # a generate output dir or a cleaned folder: the reader every stage shares
+        from metasynth_hf.corpus.load import load_corpus
 
-        if shard_files(local):
-            texts = [record.text for record in read_shards(local) if record.text.strip()]
-            rows = datasets.Dataset.from_dict({"text": texts})
-            return rows if split else datasets.DatasetDict(train=rows)
+        rows = load_corpus(local, column=None, what="training data")
+        return rows if split else datasets.DatasetDict(train=rows)
     try:
         return datasets.load_dataset(path, name=name, data_dir=data_dir, data_files=data_files, split=split)
     except (FileNotFoundError, ValueError) as exc:

@@ -8,8 +8,8 @@ import datasets
 import pytest
 
 from metasynth_hf.cli import main
-from metasynth_hf.metrics.config import CorpusError
-from metasynth_hf.metrics.corpus import load_corpus
+from metasynth_hf.corpus.load import load_corpus
+from metasynth_hf.errors import ConfigError
 
 
 @pytest.fixture()
@@ -73,7 +73,7 @@ def test_text_column_and_reference(corpora, tmp_path):
 
 
 def test_bad_inputs_fail_with_the_fix(corpora, tmp_path, capsys):
-    with pytest.raises(CorpusError, match="--text-column"):
+    with pytest.raises(ConfigError, match="--text-column"):
         load_corpus(str(corpora / "real.parquet"))
     empty = tmp_path / "empty_dir"
     empty.mkdir()

@@ -44,8 +44,11 @@ def test_generator_output_directory(tmp_path) -> None:
         ]
         (out / f"shard-{shard:05d}-of-00002.jsonl").write_text("\n".join(lines) + '\n{"id": "to')
     (out / "summary-00000-of-00002.json").write_text("{}")
+    (out / "fingerprint.json").write_text('{"fingerprint": "fp", "fields": {}}')
+    assert load_source(str(out))["text"] == TEXTS  # merged in index order
     (out / "fingerprint.json").write_text("{}")
-    assert sorted(load_source(str(out))["text"]) == sorted(TEXTS)
+    with pytest.raises(ConfigError, match="is not a run fingerprint"):
+        load_source(str(out))
 
 
 def test_cleaned_corpus_leaves_removed_documents_out(tmp_path) -> None:

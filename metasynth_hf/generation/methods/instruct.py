@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
@@ -33,16 +32,17 @@ RESPONDER = "responder"
 
 
 def load_sources(source: str) -> list[SeedDocument]:
-    """Source documents: a generate output dir (shards, in index order) or a text corpus."""
-    from metasynth_hf.corpus.shards import read_shards, shard_files
+    """Source documents: a generate output dir (in index order, with topics) or any corpus."""
+    from metasynth_hf.corpus.load import load_corpus
 
-    path = Path(source).expanduser()
-    if path.is_dir() and shard_files(path):
-        return [SeedDocument(r.id, r.text, r.topic) for r in read_shards(path) if r.text.strip()]
-    from metasynth_hf.seeds.corpus import load_corpus
-
-    corpus = load_corpus(source, text_column="text")
-    return [SeedDocument(i, t) for i, t in zip(corpus.ids, corpus.texts, strict=True)]
+    corpus = load_corpus(source, column="text", what="instruct.source")
+    topics = corpus["topic"] if "topic" in corpus.column_names else [None] * len(corpus)
+    ids = corpus["id"] if "id" in corpus.column_names else [f"row-{i}" for i in range(len(corpus))]
+    return [
+        SeedDocument(str(i), t.strip(), topic)
+        for i, t, topic in zip(ids, corpus["text"], topics, strict=True)
+        if t and t.strip()
+    ]
 
 
 class InstructProducer:

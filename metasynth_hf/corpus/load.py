@@ -1,0 +1,93 @@
+"""`load_corpus`: any corpus as a `datasets.Dataset`, read the same way by every stage.
+
+A generate output dir (its `data/*.parquet`, else its shards with the one torn-line rule of
+`shards.iter_shard`), a cleaned folder, a parquet/jsonl/json/arrow file or folder of them
+(`files.local_corpus_files` decides which files are the corpus), or a Hub dataset id. Stats,
+clean, the comparison's real text and MetaSynth-Instruct's sources all call this.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from metasynth_hf.corpus.files import local_corpus_files
+from metasynth_hf.corpus.shards import shard_files
+from metasynth_hf.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def looks_like_a_path(source: str) -> bool:
+    """`./x`, `/x`, `~/x`, `a/b/c` or `x.parquet`: a mistyped path, never a Hub id."""
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or bool(Path(source).suffix)
+
+
+def _from_shards(run_dir: Path, files: list[str]) -> Any:
+    """A run not exported yet: its shards merged in index order (mixed runs refused), or, in a
+    folder of shard files without a run's fingerprint, the files in name order. Torn last
+    lines are dropped either way (`iter_shard`)."""
+    import datasets
+
+    from metasynth_hf.corpus.shards import as_row, iter_shard, merged_records, record_features
+    from metasynth_hf.corpus.store import FINGERPRINT_FILE
+
+    if (run_dir / FINGERPRINT_FILE).is_file():
+        records = merged_records([run_dir])
+    else:
+        records = [record for path in files for record in iter_shard(Path(path))]
+    return datasets.Dataset.from_list([as_row(r) for r in records], features=record_features())
+
+
+def _from_hub(source: str, split: str, hub_config: str | None, what: str) -> Any:
+    import datasets
+    from huggingface_hub import constants
+
+    if looks_like_a_path(source) or constants.HF_HUB_OFFLINE:
+        why = "and HF_HUB_OFFLINE=1 rules out the Hub" if constants.HF_HUB_OFFLINE else "(it looks like a path)"
+        raise ConfigError(
+            f"{what} {source!r}: no such file or folder {why}; give an existing corpus folder, a "
+            "parquet/jsonl file, or a Hub dataset id (online)"
+        )
+    logger.info("%s is not a local path; loading it from the Hub", source)
+    try:
+        return datasets.load_dataset(source, hub_config, split=split)
+    except (OSError, ValueError, ConnectionError) as exc:
+        raise ConfigError(
+            f"{what} {source!r} is not a local path and could not be loaded as a Hub dataset "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def load_corpus(
+    source: str | Path,
+    *,
+    column: str | None = "text",
+    split: str = "train",
+    hub_config: str | None = None,
+    what: str = "corpus",
+) -> Any:
+    """`source` as a `datasets.Dataset` (local files memory-mapped); `column` must exist in it.
+
+    `what` names the argument in errors (`--reference`, `instruct.source`, ...)."""
+    import datasets
+
+    path = Path(source).expanduser()
+    if path.exists():
+        builder, files = local_corpus_files(path)
+        logger.info("reading %d %s file(s) from %s", len(files), builder, path)
+        if path.is_dir() and files == [str(f) for _, _, f in shard_files(path)]:
+            dataset = _from_shards(path, files)
+        elif builder == "arrow":
+            dataset = datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
+        else:
+            dataset = datasets.load_dataset(builder, data_files=files, split="train")
+    else:
+        dataset = _from_hub(str(source), split, hub_config, what)
+    if column is not None and column not in dataset.column_names:
+        raise ConfigError(
+            f"{what} {str(source)!r}: no {column!r} column (columns: {dataset.column_names}); "
+            "name the column that holds the documents (--text-column / text_column)"
+        )
+    return dataset
