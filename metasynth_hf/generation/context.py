@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,7 +12,7 @@ from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.instance_table import InstanceTable
 from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.llm.base import ChatModel
-from metasynth_hf.seeds.types import SeedSet, rng_for
+from metasynth_hf.seeds.types import FinishedDoc, SeedSet, rng_for
 
 
 @dataclass
@@ -57,10 +57,29 @@ class RunContext:
 
 
 class Producer(Protocol):
-    """Makes document `index` from its seeds and the entries it may condition on."""
+    """Makes document `index` from its seeds and the entries it may condition on.
+
+    `roles`: the model roles it calls. `history_free`: its documents read no earlier document
+    (nor seeds that depend on one), so the engine needs no window for them. `limit`: how many
+    positions it can fill of the `positions` asked (None = until `target_tokens`). A method
+    subclasses this protocol to inherit the defaults (not history-free, no limit of its own)."""
 
     roles: tuple[str, ...]
+    history_free: bool = False
+
+    def limit(self, positions: int | None) -> int | None:
+        return positions
 
     async def produce(
         self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]: ...
+
+
+class SeedingProducer(Producer, Protocol):
+    """A producer that is also its own seeder (`MethodSpec.seeds == "own"`, e.g. Instruct:
+    source document i is document i's seed)."""
+
+    def seeds_for(self, doc_index: int, history: Sequence[FinishedDoc]) -> SeedSet: ...
+
+    def expand(self, new_keywords: Iterable[str], *, source: int | None = None) -> None:
+        """Its seeds are fixed: keywords its documents add change nothing."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import time
@@ -51,7 +50,7 @@ from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.generation.text import make_token_counter
 from metasynth_hf.llm.accounting import UsageMeter
 from metasynth_hf.llm.base import ChatModel
-from metasynth_hf.seeds.types import SeedSet
+from metasynth_hf.seeds.types import Seeder, SeedSet
 
 if TYPE_CHECKING:
     from metasynth_hf.llm.factory import RoleModels
@@ -119,20 +118,16 @@ def build_models(config: RunConfig, roles: tuple[str, ...], meter=None):
     return RoleModels(configs, cache_path=config.resolved_cache_path, meter=meter)
 
 
-def _expand(seeder, entry: InstanceEntry) -> None:
-    if not entry.keywords_added or not hasattr(seeder, "expand"):
-        return
-    if "source" in inspect.signature(seeder.expand).parameters:
+def _expand(seeder: Seeder, entry: InstanceEntry) -> None:
+    if entry.keywords_added:
         seeder.expand(entry.keywords_added, source=entry.index)
-    else:
-        seeder.expand(entry.keywords_added)
 
 
 async def generate(
     config: RunConfig,
     *,
     models: Mapping[str, ChatModel] | None = None,
-    seeder: Any = None,
+    seeder: Seeder | None = None,
     on_record: Callable[[Record, Progress], None] | None = None,
     meter: UsageMeter | None = None,
 ) -> RunSummary:
@@ -153,7 +148,7 @@ async def generate(
     ctx = RunContext(config, prompts, {}, None, table, fp, len)
     own_seeder = seeder is None  # a caller's seeder may read history: keep the window for it
     producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
-    free = own_seeder and bool(getattr(producer, "history_free", False))
+    free = own_seeder and producer.history_free
     ctx.count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir
     owned = models is None
@@ -232,7 +227,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
     config = ctx.config
     k, n, lanes = config.shard_index, config.num_shards, config.lanes
     limit = positions_for(config)
-    limit = producer.limit(limit) if hasattr(producer, "limit") else limit
+    limit = producer.limit(limit)
     target = math.ceil(config.target_tokens / n) if config.target_tokens else None
     empty = TableView([], [], 0)
     pending: dict[int, asyncio.Future] = {}

@@ -60,7 +60,9 @@ class Seeder(Protocol):
 
     def seeds_for(self, doc_index: int, history: Sequence[FinishedDoc]) -> SeedSet: ...
 
-    def expand(self, new_keywords: Iterable[str]) -> None: ...
+    def expand(self, new_keywords: Iterable[str], *, source: int | None = None) -> None:
+        """Keywords document `source` added (they reach documents that can see it)."""
+        ...
 
 
 def stable_hash(*parts: object) -> int:

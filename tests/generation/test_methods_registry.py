@@ -8,13 +8,14 @@ from pydantic import ValidationError
 
 from metasynth_hf.config import RunConfig
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
+from metasynth_hf.generation.context import Producer
 from metasynth_hf.generation.methods import METHODS, MethodSpec
 from metasynth_hf.llm.base import SamplingParams
 from tests.generation.fakes import ScriptedModel
 from tests.generation.helpers import run
 
 
-class ShoutProducer:
+class ShoutProducer(Producer):
     """A throwaway method: one call on the `writer` role, its reply upper-cased."""
 
     roles = ("writer",)

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
-from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.context import RunContext, SeedingProducer
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import excerpt, is_degenerate
 from metasynth_hf.generation.turns import examples
-from metasynth_hf.seeds.types import SeedDocument, SeedSet
+from metasynth_hf.seeds.types import FinishedDoc, SeedDocument, SeedSet
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def load_sources(source: str) -> list[SeedDocument]:
     ]
 
 
-class InstructProducer:
+class InstructProducer(SeedingProducer):
     """One evolved instruction/response pair per source document."""
 
     def __init__(self, ctx: RunContext):
@@ -85,7 +85,7 @@ class InstructProducer:
         available = max(0, math.ceil((len(self.sources) - k) / n))
         return available if positions is None else min(positions, available)
 
-    def seeds_for(self, doc_index: int, history: Sequence[InstanceEntry]) -> SeedSet:
+    def seeds_for(self, doc_index: int, history: Sequence[FinishedDoc]) -> SeedSet:
         return SeedSet(keywords=(), documents=(self.sources[doc_index],))
 
     async def produce(

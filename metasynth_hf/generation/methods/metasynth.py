@@ -14,7 +14,7 @@ from metasynth_hf.generation.conductor import (
     Outcome,
     Workspace,
 )
-from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.context import Producer, RunContext
 from metasynth_hf.generation.instance_table import render_table
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import (
@@ -35,7 +35,7 @@ FIXED_ORDER = ("seed_keywords", "domain_expert", "content_analyst", "domain_expe
 MIN_FINAL_WORDS = 40
 
 
-class MetaSynthProducer:
+class MetaSynthProducer(Producer):
     """Conductor + experts + memory + instance table, one document per `produce` call."""
 
     def __init__(self, ctx: RunContext):

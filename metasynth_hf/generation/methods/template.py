@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.generation.context import RunContext
+from metasynth_hf.generation.context import Producer, RunContext
 from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 WRITER_ROLE = "writer"
 
 
-class TemplateProducer:
+class TemplateProducer(Producer):
     """One templated call per document (`template`, `template_prior`, `template_icl`)."""
 
     def __init__(self, ctx: RunContext):
