@@ -113,7 +113,9 @@ class MetaSynthConfig(datasets.BuilderConfig):
                 "builder config 'custom' needs domain={'name': ..., 'description': ..., "
                 "'keywords': '<file with one keyword per line>'}"
             )
-        if self.name.endswith(("topic-aware", "template_icl")):
+        from metasynth_hf.generation.methods import method_spec
+
+        if self.name.endswith("topic-aware") or method_spec(self.method or "metasynth").seeds == "topic_aware":
             data["seeds"] = {"kind": "topic_aware", **(self.seeds or {})}
         if output_dir is not None:
             data["output_dir"] = str(output_dir)
@@ -123,52 +125,45 @@ class MetaSynthConfig(datasets.BuilderConfig):
             raise ConfigError(format_validation_error(exc, source=f"builder config {self.name!r}")) from exc
 
 
+#: What a builder config of a method must be given beyond the domain (MethodSpec.seeds).
+_NEEDS = {
+    "topic_aware": "pass seeds={kind: topic_aware, corpus: ...}",
+    "own": "pass instruct={source: <generated corpus dir>}",
+}
+
+
 def _default_configs() -> list[MetaSynthConfig]:
-    configs = [
-        MetaSynthConfig(name="finance", domain="finance", description="MetaSynth, keyword seeds, finance."),
-        MetaSynthConfig(
-            name="biomedicine",
-            domain="biomedicine",
-            description="MetaSynth, keyword seeds, biomedicine.",
-        ),
-        MetaSynthConfig(
-            name="custom",
-            description="MetaSynth on your domain: pass domain={name, description, keywords}.",
-        ),
-    ]
+    """One config per shipped domain and registered method (generation/methods: METHODS), named
+    `<domain>` for MetaSynth and `<domain>-<method>` otherwise, plus MetaSynth with topic-aware
+    seeds (`<domain>-topic-aware`) and `custom` (your domain)."""
+    from metasynth_hf.generation.methods import METHODS
+
+    configs = []
     for domain in ("finance", "biomedicine"):
-        for method in ("template", "template_prior"):
+        for method, spec in METHODS.items():
+            needs = _NEEDS.get(spec.seeds)
             configs.append(
                 MetaSynthConfig(
-                    name=f"{domain}-{method}",
+                    name=domain if method == "metasynth" else f"{domain}-{method}",
                     domain=domain,
                     method=method,
-                    description=f"Template baseline {method}, {domain}.",
+                    description=f"{spec.summary} ({domain}, {'keyword seeds' if method == 'metasynth' else method})"
+                    + (f": {needs}." if needs else "."),
                 )
             )
         configs.append(
             MetaSynthConfig(
                 name=f"{domain}-topic-aware",
                 domain=domain,
-                description=f"MetaSynth with topic-aware seeds ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.",
+                description=f"{METHODS['metasynth'].summary} ({domain}, topic-aware seeds): {_NEEDS['topic_aware']}.",
             )
         )
-        configs.append(
-            MetaSynthConfig(
-                name=f"{domain}-template_icl",
-                domain=domain,
-                method="template_icl",
-                description=f"Template + real in-context exemplars ({domain}): pass seeds={{kind: topic_aware, corpus: ...}}.",
-            )
+    configs.append(
+        MetaSynthConfig(
+            name="custom",
+            description=f"{METHODS['metasynth'].summary}, on your domain: pass domain={{name, description, keywords}}.",
         )
-        configs.append(
-            MetaSynthConfig(
-                name=f"{domain}-instruct",
-                domain=domain,
-                method="instruct",
-                description=f"MetaSynth-Instruct ({domain}): pass instruct={{source: <generated corpus dir>}}.",
-            )
-        )
+    )
     return configs
 
 

@@ -23,3 +23,15 @@ def test_builder_fields_default_to_run_config_defaults():
     """None means 'RunConfig's default': the builder never invents a default of its own."""
     config = MetaSynthConfig(name="finance")
     assert all(getattr(config, name) is None for name in RUN_FIELDS)
+
+
+def test_builder_configs_follow_the_method_registry(monkeypatch):
+    from metasynth_hf.builder import _default_configs
+    from metasynth_hf.generation.methods import METHODS, MethodSpec
+
+    assert {c.method or "metasynth" for c in _default_configs()} == set(METHODS)
+    monkeypatch.setitem(METHODS, "shout", MethodSpec("tests:Nothing", "shouted documents", seeds="topic_aware"))
+    shout = next(c for c in _default_configs() if c.name == "finance-shout")
+    assert shout.method == "shout" and "shouted documents" in shout.description and "topic_aware" in shout.description
+    shout.seeds = {"corpus": "real.parquet"}
+    assert shout.run_config().seeds.kind == "topic_aware"  # the registry's seed need, not its name
