@@ -24,7 +24,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from metasynth_hf.card import build_card, card_section, load_reports
 from metasynth_hf.config import DEFAULT_REQUIRED
-from metasynth_hf.corpus.shards import merged_records, shard_files, write_parquet
+from metasynth_hf.corpus.shards import merged_records, shard_files, write_corpus
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.generation.agency import merge_totals
 
@@ -191,7 +191,7 @@ def stage(
     try:
         staging.mkdir(parents=True, exist_ok=True)
         comparison = comparison_section(Path(results), staging) if results else ""
-        write_parquet(records, staging)
+        write_corpus(records, staging)
         stats = _find_stats(out_dir, Path(stats_dir) if stats_dir else None)
         reports, plots = {}, []
         if stats is not None:

@@ -59,3 +59,19 @@ def test_a_missing_column_names_the_columns(tmp_path):
     with pytest.raises(ConfigError, match=r"no 'text' column \(columns: \['body'\]\)"):
         load_corpus(path)
     assert load_corpus(path, column="body")["body"] == ["x"]
+
+
+def test_write_corpus_replaces_the_data_and_carries_the_run_files(tmp_path):
+    from metasynth_hf.corpus.shards import write_corpus
+
+    run = make_run_dir(tmp_path / "run", n=5, shards=1)
+    kept = load_corpus(run).filter(lambda row: not row["id"].endswith("2"))  # a filtered, indexed view
+    out = tmp_path / "kept"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "train-00000-of-00009.parquet").write_bytes(b"stale")  # an older, larger export
+    paths = write_corpus(kept, out, rows_per_file=2, metadata_from=[run, tmp_path / "not-a-run"])
+    assert [p.name for p in paths] == [f"train-0000{i}-of-00002.parquet" for i in range(2)]
+    assert sorted(p.name for p in (out / "data").iterdir()) == [p.name for p in paths]  # stale file gone
+    assert load_corpus(out)["id"] == kept["id"] and len(kept) == 4
+    assert (out / "fingerprint.json").read_text() == (run / "fingerprint.json").read_text()
+    assert (out / "summary-00000-of-00001.json").is_file() and (out / "metasynth_run.yaml").is_file()

@@ -44,12 +44,12 @@ def test_help_explains_itself(argv, capsys):
 
 def test_corpus_files_prefer_the_exported_parquet_over_shards_and_staging(tmp_path):
     from metasynth_hf.corpus.files import local_corpus_files
-    from metasynth_hf.corpus.shards import merged_records, write_parquet
+    from metasynth_hf.corpus.shards import merged_records, write_corpus
 
     run = make_run_dir(tmp_path / "run", n=4, shards=2)
     assert local_corpus_files(run)[0] == "json" and len(local_corpus_files(run)[1]) == 2
-    write_parquet(merged_records([run]), run)
-    write_parquet(merged_records([run]), run / "hub")  # staging copy must not count twice
+    write_corpus(merged_records([run]), run)
+    write_corpus(merged_records([run]), run / "hub")  # staging copy must not count twice
     builder, files = local_corpus_files(run)
     assert builder == "parquet" and files == [str(run / "data" / "train-00000-of-00001.parquet")]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from metasynth_hf.clean.pipeline import CleanResult
@@ -49,22 +49,25 @@ def prepare_out_dir(out: Path, overwrite: bool, *, check_only: bool = False) -> 
 
 
 def write_result(
-    result: CleanResult, out: Path, *, max_rows_per_shard: int = 100_000, overwrite: bool = False
+    result: CleanResult,
+    out: Path,
+    *,
+    max_rows_per_shard: int = 100_000,
+    overwrite: bool = False,
+    metadata_from: Iterable[str | Path] = (),
 ) -> list[Path]:
-    """Write kept shards, removed.parquet and clean_report.json (last: marks completion)."""
+    """Write the kept rows (`corpus.shards.write_corpus`, with the run metadata of the input
+    folder), removed.parquet and clean_report.json (last: marks completion)."""
     import datasets
 
     kept, removed = result.kept, result.removed
     if isinstance(kept, list):
         kept, removed = datasets.Dataset.from_list(kept), datasets.Dataset.from_list(removed)
+    from metasynth_hf.corpus.shards import write_corpus
+
     prepare_out_dir(out, overwrite)
-    shards = max(1, math.ceil(len(kept) / max_rows_per_shard))
-    paths = []
-    for index in range(shards):
-        path = out / DATA_DIR / f"train-{index:05d}-of-{shards:05d}.parquet"
-        kept.shard(shards, index, contiguous=True).to_parquet(str(path))
-        paths.append(path)
+    paths = write_corpus(kept, out, rows_per_file=max_rows_per_shard, metadata_from=metadata_from)
     removed.to_parquet(str(out / REMOVED_FILE))
     (out / REPORT_FILE).write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
-    logger.info("wrote %d kept shard(s), %d removed records to %s", shards, len(removed), out)
+    logger.info("wrote %d kept shard(s), %d removed records to %s", len(paths), len(removed), out)
     return paths

@@ -99,18 +99,6 @@ def build_config(path: Path | None, overrides: list[str], eval_sets: list[str]) 
         raise ConfigError(format_validation_error(exc, source=str(path or "clean config"))) from exc
 
 
-def carry_run_metadata(source: Path, out: Path) -> None:
-    """A cleaned copy of a generated corpus keeps the run's fingerprint, config and summaries,
-    so that `metasynth push OUT` can describe the run on the card (and publishes the clean rows)."""
-    import shutil
-
-    if not source.is_dir() or source.resolve() == out.resolve() or not (source / "fingerprint.json").is_file():
-        return
-    for path in [source / "fingerprint.json", source / "metasynth_run.yaml", *sorted(source.glob("summary-*.json"))]:
-        if path.is_file():
-            shutil.copy2(path, out / path.name)
-
-
 def run(args: argparse.Namespace) -> int:
     config = build_config(args.config, args.overrides, args.eval_sets)
     if args.max_rows_per_shard < 1:
@@ -120,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         args.dataset, column=args.text_field, split=args.split, hub_config=args.hub_config, what="DATASET"
     )
     result = clean_corpus(data, config, text_field=args.text_field, id_field=args.id_field)
-    write_result(result, args.out, max_rows_per_shard=args.max_rows_per_shard, overwrite=True)
-    carry_run_metadata(Path(args.dataset), args.out)
+    # the run's files travel with its rows, so `metasynth push OUT` describes the run
+    write_result(
+        result, args.out, max_rows_per_shard=args.max_rows_per_shard, overwrite=True, metadata_from=[args.dataset]
+    )
     report = result.report
     summary = {
         "kept": report["kept_documents"],

@@ -14,7 +14,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 
@@ -69,7 +68,7 @@ def check_complete(dirs: list[Path], records: list, *, allow_partial: bool) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from metasynth_hf.corpus.shards import merged_records, shard_files, write_parquet
+    from metasynth_hf.corpus.shards import merged_records, shard_files, write_corpus
     from metasynth_hf.errors import ConfigError
 
     dirs = [Path(d) for d in args.dirs]
@@ -79,15 +78,7 @@ def run(args: argparse.Namespace) -> int:
     records = merged_records(dirs)
     check_complete(dirs, records, allow_partial=args.allow_partial)
     out = Path(args.out)
-    paths = write_parquet(records, out)
-    for d in dirs:
-        for extra in [
-            "fingerprint.json",
-            "metasynth_run.yaml",
-            *(p.name for p in d.glob("summary-*.json")),
-        ]:
-            if (d / extra).is_file() and (d / extra).resolve() != (out / extra).resolve():
-                shutil.copy2(d / extra, out / extra)
+    paths = write_corpus(records, out, metadata_from=dirs)
     tokens = sum(r.num_tokens for r in records)
     print(
         f"merged {len(records)} documents ({tokens} tokens) from {found} shard files into {len(paths)} parquet file(s) under {out / 'data'}"

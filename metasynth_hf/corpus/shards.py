@@ -188,17 +188,56 @@ def _staged_data(out_dir: str | Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_parquet(records: list[Record], out_dir: str | Path, *, rows_per_file: int = 50_000) -> list[Path]:
-    """`data/train-XXXXX-of-YYYYY.parquet`, the Hub's layout for one `train` split, holding
-    exactly `records` (written atomically: `_staged_data`)."""
+#: A run's own files, carried with its documents to every folder made from them (merge,
+#: clean), so `metasynth push` of that folder can describe the run on the card.
+RUN_METADATA = ("fingerprint.json", "metasynth_run.yaml", "summary-*.json")
+
+
+def carry_run_metadata(sources: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
+    """Copy the run files of each generate output dir in `sources` into `out_dir` (a folder that
+    is not a run is skipped; a file never replaces itself)."""
+    import shutil
+
+    out, copied = Path(out_dir), []
+    for source in map(Path, sources):
+        if not source.is_dir() or not (source / "fingerprint.json").is_file():
+            continue
+        for path in sorted(p for pattern in RUN_METADATA for p in source.glob(pattern)):
+            target = out / path.name
+            if target.exists() and target.resolve() == path.resolve():
+                continue
+            shutil.copy2(path, target)
+            copied.append(target)
+    return copied
+
+
+def write_corpus(
+    rows: list[Record] | Any,
+    out_dir: str | Path,
+    *,
+    rows_per_file: int = 50_000,
+    metadata_from: Iterable[str | Path] = (),
+) -> list[Path]:
+    """The one writer of a corpus folder: `data/train-XXXXX-of-YYYYY.parquet` (the Hub's layout
+    for one `train` split) holding exactly `rows` (Records, in the record schema; or a
+    `datasets.Dataset` with its own columns, e.g. a cleaned corpus), written atomically
+    (`_staged_data`), plus the run metadata of the folders in `metadata_from`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist([as_row(r) for r in records], schema=record_schema())
-    names = _file_names(table.num_rows, rows_per_file)
-    with _staged_data(out_dir) as staging:
-        for i, name in enumerate(names):
-            pq.write_table(table.slice(i * rows_per_file, rows_per_file), staging / name)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if isinstance(rows, list):
+        table = pa.Table.from_pylist([as_row(r) for r in rows], schema=record_schema())
+        names = _file_names(table.num_rows, rows_per_file)
+        with _staged_data(out_dir) as staging:
+            for i, name in enumerate(names):
+                pq.write_table(table.slice(i * rows_per_file, rows_per_file), staging / name)
+    else:  # a datasets.Dataset (memory-mapped; its own columns): written shard by shard
+        names = _file_names(len(rows), rows_per_file)
+        with _staged_data(out_dir) as staging:
+            for i, name in enumerate(names):
+                rows.shard(len(names), i, contiguous=True).to_parquet(str(staging / name))
+    carry_run_metadata(metadata_from, out_dir)
     return [Path(out_dir) / "data" / name for name in names]
 
 
