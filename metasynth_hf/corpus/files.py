@@ -24,7 +24,7 @@ FILE_BUILDERS = {
     ".arrow": "arrow",
 }
 #: What a corpus folder or file may be made of (documents with a text column).
-BUILDER_BY_SUFFIX = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".arrow")}
+BUILDER_BY_SUFFIX = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".arrow", ".csv")}
 #: Tabular files with named columns (seed corpora, benchmark files).
 TABULAR_BUILDERS = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".csv")}
 NOT_DATA = {"removed.parquet"}
@@ -36,7 +36,7 @@ def local_corpus_files(path: str | Path) -> tuple[str, list[str]]:
     path = Path(path)
     if path.is_file():
         if path.suffix not in BUILDER_BY_SUFFIX:
-            raise ConfigError(f"{path}: expected a .parquet, .jsonl, .json or .arrow file")
+            raise ConfigError(f"{path}: expected a .parquet, .jsonl, .json, .arrow or .csv file")
         return BUILDER_BY_SUFFIX[path.suffix], [str(path)]
     if not path.is_dir():
         raise ConfigError(f"{path} does not exist")
@@ -52,8 +52,8 @@ def local_corpus_files(path: str | Path) -> tuple[str, list[str]]:
         and p.name not in NOT_DATA
         and not SKIPPED_DIRS & set(p.relative_to(path).parts[:-1])
     )
-    for suffix in (".parquet", ".arrow", ".jsonl", ".json"):
+    for suffix in (".parquet", ".arrow", ".jsonl", ".json", ".csv"):
         files = [p for p in found if p.suffix == suffix]
         if files:
             return BUILDER_BY_SUFFIX[suffix], [str(p) for p in files]
-    raise ConfigError(f"{path}: no .parquet, .jsonl, .json or .arrow corpus files found there")
+    raise ConfigError(f"{path}: no .parquet, .jsonl, .json, .arrow or .csv corpus files found there")

@@ -63,6 +63,10 @@ def _load(source: CorpusSource, split: str):
             "seed corpus: an IterableDataset cannot be indexed; materialise the rows you want "
             "first, e.g. Dataset.from_list(list(stream.take(100_000)))"
         )
+    if isinstance(source, str | Path):  # one path or Hub id: the reader every stage shares
+        from metasynth_hf.corpus.load import load_corpus as load_any
+
+        return load_any(source, column=None, split=split, what="seed corpus"), str(source)
     files = _local_files(source)
     if files is None:
         name = str(source)

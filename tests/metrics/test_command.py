@@ -78,7 +78,7 @@ def test_bad_inputs_fail_with_the_fix(corpora, tmp_path, capsys):
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     assert main(["stats", str(empty), "--out", str(tmp_path / "o")]) == 1
-    assert "no .parquet, .jsonl, .json or .arrow corpus files" in capsys.readouterr().err
+    assert "no .parquet, .jsonl, .json, .arrow or .csv corpus files" in capsys.readouterr().err
     assert main(["stats", str(corpora / "metasynth"), "--metrics", "bogus"]) == 1
 
 

@@ -265,7 +265,7 @@ def test_bad_corpus_and_config_fail_before_embedding(rows, tmp_path):
         TopicAwareSeeder(ds, k_min=5, k_max=2, embedder=NoEmbedding())
     with pytest.raises(ConfigError, match="refresh_evry: unknown field"):
         TopicAwareSeeder(ds, {"refresh_evry": 4}, embedder=NoEmbedding())
-    with pytest.raises(ConfigError, match="do not exist"):
+    with pytest.raises(ConfigError, match="missing.parquet'?: no such file or folder"):
         TopicAwareSeeder(tmp_path / "missing.parquet", embedder=NoEmbedding())
     with pytest.raises(ConfigError, match="no-such-org/no-such-corpus"):
         TopicAwareSeeder("no-such-org/no-such-corpus", embedder=NoEmbedding())
