@@ -44,7 +44,7 @@ def test_a_cleaned_folder_is_a_corpus_for_instruct(tmp_path):
     ("source", "match"),
     [
         ("./nothere", "no such file or folder"),
-        ("someone/some-dataset", "HF_HUB_OFFLINE=1 rules out the Hub"),  # conftest sets it
+        ("someone/some-dataset", "HF_HUB_OFFLINE=1: only datasets already in the cache load"),  # conftest
     ],
 )
 def test_a_missing_corpus_is_one_line_naming_the_argument(source, match):

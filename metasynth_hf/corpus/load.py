@@ -41,22 +41,24 @@ def _from_shards(run_dir: Path, files: list[str]) -> Any:
 
 
 def _from_hub(source: str, split: str, hub_config: str | None, what: str) -> Any:
+    """`source` is no local path: a Hub dataset id (from the cache under HF_HUB_OFFLINE=1), or
+    a mistyped path; either way a failure is one line saying which."""
     import datasets
     from huggingface_hub import constants
 
-    if looks_like_a_path(source) or constants.HF_HUB_OFFLINE:
-        why = "and HF_HUB_OFFLINE=1 rules out the Hub" if constants.HF_HUB_OFFLINE else "(it looks like a path)"
+    if looks_like_a_path(source):
         raise ConfigError(
-            f"{what} {source!r}: no such file or folder {why}; give an existing corpus folder, a "
-            "parquet/jsonl file, or a Hub dataset id (online)"
+            f"{what} {source!r}: no such file or folder (it looks like a path); give an existing "
+            "corpus folder, a parquet/jsonl file, or a Hub dataset id"
         )
     logger.info("%s is not a local path; loading it from the Hub", source)
     try:
         return datasets.load_dataset(source, hub_config, split=split)
     except (OSError, ValueError, ConnectionError) as exc:
+        offline = " (HF_HUB_OFFLINE=1: only datasets already in the cache load)" if constants.HF_HUB_OFFLINE else ""
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         raise ConfigError(
-            f"{what} {source!r} is not a local path and could not be loaded as a Hub dataset "
-            f"({type(exc).__name__}: {exc})"
+            f"{what} {source!r}: no such file or folder, and not a loadable Hub dataset{offline} ({detail})"
         ) from exc
 
 

@@ -166,9 +166,9 @@ def test_cli_reads_jsonl_and_reports_bad_input(tmp_path, capsys):
     assert "no 'text' column" in capsys.readouterr().err
     assert main(["clean", str(tmp_path / "missing"), "--out", str(tmp_path / "o3")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
-    # HF_HUB_OFFLINE=1 (conftest): a Hub id is refused up front, and the line says why
+    # HF_HUB_OFFLINE=1 (conftest): a Hub id not in the cache fails, and the line says why
     assert main(["clean", "no-such-org/no-such-corpus", "--out", str(tmp_path / "o4")]) == 1
-    assert "HF_HUB_OFFLINE=1 rules out the Hub" in capsys.readouterr().err
+    assert "HF_HUB_OFFLINE=1: only datasets already in the cache load" in capsys.readouterr().err
 
 
 def test_dataset_without_id_column_uses_row_numbers():
