@@ -121,7 +121,7 @@ async def _run_method(
         roles[role]
     started = time.monotonic()
     try:
-        summary = await generate(config, models=roles)  # type: ignore[arg-type]
+        summary = await generate(config, models=roles, meter=roles.meter)  # type: ignore[arg-type]
     finally:
         roles.cache.close()
     wall = time.monotonic() - started

@@ -3,7 +3,9 @@
 - `engine.py`: the driver over many documents (lanes, in-order publication, resume, shards):
   `metasynth_hf.generation.engine.generate`
 - `preflight.py`: every check before the first model call; builds the method's producer
-- `context.py`: what a producer is handed (`RunContext`) and the `Producer` protocol
+- `context.py`: what a producer is built from (`RunPlan`: config, prompts, domain, instance
+  table) and produces with (`RunContext`: the plan + role models, fingerprint, token counter),
+  and the `Producer` protocol
 - `conductor.py`: the conductor turn loop shared by MetaSynth and MetaSynth-Instruct (parse,
   re-ask, fixed-order fallback, stop rules); `turns.py`: its JSON turn schema and parser;
   `agency.py`: how much the conductor decided; `memory.py`: its history under a token budget

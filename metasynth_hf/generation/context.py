@@ -1,4 +1,5 @@
-"""What every producer (MetaSynth, baselines, Instruct) shares within one run."""
+"""What every producer (MetaSynth, baselines, Instruct) shares within one run: the plan it is
+built from, the context it produces with, and the protocols the engine knows it by."""
 
 from __future__ import annotations
 
@@ -12,27 +13,56 @@ from metasynth_hf.generation.calls import Caller, DocTrace
 from metasynth_hf.generation.instance_table import InstanceTable
 from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.llm.base import ChatModel
+from metasynth_hf.seeds.domains import Domain
 from metasynth_hf.seeds.types import FinishedDoc, SeedSet, rng_for
 
 
-@dataclass
-class RunContext:
-    """Config, prompts, role models, domain and the instance table of one run (or shard)."""
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run knows before any model exists: enough for a producer to check its config
+    and prepare (its constructor runs here, so a bad config never costs a model load)."""
 
     config: RunConfig
     prompts: PromptSet
-    models: Mapping[str, ChatModel]
-    domain: Any  # metasynth_hf.seeds.domains.Domain (name, description, persona_hints)
+    domain: Domain
     table: InstanceTable
-    fingerprint: str
-    count_tokens: Callable[[str], int]
 
     def persona(self, index: int) -> str:
         """A persona hint of the domain, drawn per document (deterministic)."""
-        hints = tuple(getattr(self.domain, "persona_hints", ()) or ())
+        hints = self.domain.persona_hints
         if not hints:
             return f"an experienced {self.domain.name} professional"
         return hints[rng_for("persona", self.config.seed, index).randrange(len(hints))]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """A run once its models answer: the plan, the role models, the fingerprint that names
+    the served models, and the token counter. Built once, complete, and handed to `produce`."""
+
+    plan: RunPlan
+    models: Mapping[str, ChatModel]
+    fingerprint: str
+    count_tokens: Callable[[str], int]
+
+    @property
+    def config(self) -> RunConfig:
+        return self.plan.config
+
+    @property
+    def prompts(self) -> PromptSet:
+        return self.plan.prompts
+
+    @property
+    def domain(self) -> Domain:
+        return self.plan.domain
+
+    @property
+    def table(self) -> InstanceTable:
+        return self.plan.table
+
+    def persona(self, index: int) -> str:
+        return self.plan.persona(index)
 
     def caller(self, index: int) -> tuple[Caller, DocTrace]:
         """Document `index`'s caller (derived seeds, the token budget) and the trace it fills."""
@@ -59,6 +89,9 @@ class RunContext:
 class Producer(Protocol):
     """Makes document `index` from its seeds and the entries it may condition on.
 
+    Built from the `RunPlan` (its constructor checks the config, before any model loads);
+    `produce` gets the complete `RunContext` (models, fingerprint, token counter).
+
     `roles`: the model roles it calls. `history_free`: its documents read no earlier document
     (nor seeds that depend on one), so the engine needs no window for them. `limit`: how many
     positions it can fill of the `positions` asked (None = until `target_tokens`). A method
@@ -71,7 +104,7 @@ class Producer(Protocol):
         return positions
 
     async def produce(
-        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+        self, ctx: RunContext, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]: ...
 
 

@@ -45,7 +45,7 @@ from metasynth_hf.generation.agency import AgencyTotals
 from metasynth_hf.generation.context import RunContext
 from metasynth_hf.generation.instance_table import InstanceTable, TableView
 from metasynth_hf.generation.methods import method_spec
-from metasynth_hf.generation.preflight import prepare
+from metasynth_hf.generation.preflight import make_plan, prepare
 from metasynth_hf.generation.prompts import PromptSet
 from metasynth_hf.generation.text import make_token_counter
 from metasynth_hf.llm.accounting import UsageMeter
@@ -135,33 +135,38 @@ async def generate(
 
     `models` maps role -> ChatModel (default: built from the config, with the response
     cache); `seeder` overrides the one built from `config.seeds`; `meter` receives every
-    call's cost as it happens (the CLI shows live calls and tokens/s from it).
+    call's cost as it happens (the CLI shows live calls and tokens/s from it) when the models
+    are built here, and is where the summary's cost by role comes from either way (a caller
+    passing its own metered `models` passes their meter too).
     """
     started = time.monotonic()
     prompts = PromptSet(config.prompts_dir)
-    fp = fingerprint(config, prompts.hash)
     table = InstanceTable(
         config.instance_table,
         text_horizon=config.lanes + config.baseline.prior_docs + 1,
         keep_summaries=method_spec(config.method).conductor,  # conductors read old summaries
     )
-    ctx = RunContext(config, prompts, {}, None, table, fp, len)
+    plan = make_plan(config, prompts, table)
     own_seeder = seeder is None  # a caller's seeder may read history: keep the window for it
-    producer, seeder = prepare(ctx, seeder, positions_for(config))  # all checks before calls
+    producer, seeder = prepare(plan, seeder, positions_for(config))  # all checks before calls
     free = own_seeder and producer.history_free
-    ctx.count_tokens = make_token_counter(config.tokenizer)
+    count_tokens = make_token_counter(config.tokenizer)
     out = config.output_dir
     owned = models is None
-    ctx.models = build_models(config, producer.roles, meter) if models is None else models
+    if models is None:
+        models = build_models(config, producer.roles, meter)
     k, n = config.shard_index, config.num_shards
     async with contextlib.AsyncExitStack() as stack:  # unwinds: lock, then the models
         served: dict[str, list[str]] = {}
+        role_models: RoleModels | None = None
         if owned:  # before any call: reachable, and which model answers (cache keys, fingerprint)
-            role_models = cast("RoleModels", ctx.models)  # built by `build_models` above
+            role_models = cast("RoleModels", models)  # built by `build_models` above
+            meter = role_models.meter
             stack.push_async_callback(role_models.aclose)
             await role_models.check_reachable()
             served = await role_models.identify()
-        ctx.fingerprint = fp = fingerprint(config, prompts.hash, served)
+        fp = fingerprint(config, prompts.hash, served)
+        ctx = RunContext(plan, models, fp, count_tokens)
         check_fingerprint(out, fp, fingerprint_fields(config, prompts.hash, served))
         stack.enter_context(ShardLock(out, k, n))  # a second writer of this shard fails here
         shard = ShardFile(shard_path(out, k, n))
@@ -173,11 +178,18 @@ async def generate(
             summary.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            _finish(ctx, shard, summary, started, out)
+            _finish(shard, summary, started, out, meter, role_models)
     return summary
 
 
-def _finish(ctx: RunContext, shard: ShardFile, summary: RunSummary, started: float, out) -> None:
+def _finish(
+    shard: ShardFile,
+    summary: RunSummary,
+    started: float,
+    out,
+    meter: UsageMeter | None,
+    role_models: RoleModels | None,
+) -> None:
     """Close the shard and write the summary, also when the run failed; an error here (a full
     disk) is logged and kept in the summary, never raised over the run's own error."""
     try:
@@ -185,14 +197,13 @@ def _finish(ctx: RunContext, shard: ShardFile, summary: RunSummary, started: flo
     except OSError as exc:
         summary.error = summary.error or f"{type(exc).__name__}: {exc}"
         logger.warning("closing %s failed: %s", shard.path, exc)
-    meter = getattr(ctx.models, "meter", None)
     if meter is not None:
         snap = meter.snapshot()
         summary.by_role = snap["by_role"]
         summary.calls = snap["total"]["calls"]
         summary.cache_hits = snap["total"]["cache_hits"]
-    if hasattr(ctx.models, "backend_stats"):
-        summary.backends = ctx.models.backend_stats()
+    if role_models is not None:
+        summary.backends = role_models.backend_stats()
     summary.wall_time_s = round(time.monotonic() - started, 3)
     path = summary_path(out, summary.shard_index, summary.num_shards)
     try:
@@ -260,7 +271,7 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
             pending[p] = failed = loop.create_future()
             failed.set_exception(exc)
             return
-        pending[p] = task = asyncio.ensure_future(producer.produce(index, seeds, visible))
+        pending[p] = task = asyncio.ensure_future(producer.produce(ctx, index, seeds, visible))
         if free:
             running += 1
             task.add_done_callback(finished)

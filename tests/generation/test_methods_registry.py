@@ -20,11 +20,10 @@ class ShoutProducer(Producer):
 
     roles = ("writer",)
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+    def __init__(self, plan):
+        self.plan = plan
 
-    async def produce(self, index, seeds, visible):
-        ctx = self.ctx
+    async def produce(self, ctx, index, seeds, visible):
         prompt = [{"role": "user", "content": "Write about " + ", ".join(seeds.keywords)}]
         reply = await ctx.models["writer"].chat(prompt, SamplingParams(seed=index))
         text = reply.text.upper()

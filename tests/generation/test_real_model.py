@@ -73,7 +73,7 @@ def cache(workdir):
 def run(local_model, cache, out, seeder=None, **fields):
     config = RunConfig.model_validate({**TINY, "output_dir": str(out), **fields})
     models = Roles(local_model, cache)
-    summary = asyncio.run(generate(config, models=models, seeder=seeder))
+    summary = asyncio.run(generate(config, models=models, seeder=seeder, meter=models.meter))
     return summary, read_records(out), models.meter
 
 

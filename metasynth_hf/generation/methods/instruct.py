@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
-from metasynth_hf.generation.context import RunContext, SeedingProducer
+from metasynth_hf.generation.context import RunContext, RunPlan, SeedingProducer
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import excerpt, is_degenerate
 from metasynth_hf.generation.turns import examples
@@ -48,9 +48,9 @@ def load_sources(source: str) -> list[SeedDocument]:
 class InstructProducer(SeedingProducer):
     """One evolved instruction/response pair per source document."""
 
-    def __init__(self, ctx: RunContext):
-        self.ctx = ctx
-        icfg = ctx.config.instruct
+    def __init__(self, plan: RunPlan):
+        self.plan = plan
+        icfg = plan.config.instruct
         if not icfg.source:
             raise ConfigError(
                 "instruct.source: method instruct builds on synthetic documents; set it to the "
@@ -59,10 +59,10 @@ class InstructProducer(SeedingProducer):
         self.sources = load_sources(icfg.source)
         if not self.sources:
             raise ConfigError(f"instruct.source: {icfg.source} holds no documents with text")
-        self.experts = {n: ctx.prompts.role("instruct/experts", n) for n in icfg.experts}
-        self.responder = ctx.prompts.role("instruct/experts", RESPONDER)
+        self.experts = {n: plan.prompts.role("instruct/experts", n) for n in icfg.experts}
+        self.responder = plan.prompts.role("instruct/experts", RESPONDER)
         outputs = {r.output for r in self.experts.values()}
-        described = ctx.prompts.artifacts("instruct")  # prompts/instruct/artifacts.yaml
+        described = plan.prompts.artifacts("instruct")  # prompts/instruct/artifacts.yaml
         self.artifacts = {k: v for k, v in described.items() if k == "document" or k in outputs}
         if "instruction" not in outputs:
             raise ConfigError("instruct.experts: must include question_editor (writes the instruction)")
@@ -81,7 +81,7 @@ class InstructProducer(SeedingProducer):
 
     # -- the engine's seeder interface: source document i is document i's seed ----------------
     def limit(self, positions: int | None) -> int:
-        k, n = self.ctx.config.shard_index, self.ctx.config.num_shards
+        k, n = self.plan.config.shard_index, self.plan.config.num_shards
         available = max(0, math.ceil((len(self.sources) - k) / n))
         return available if positions is None else min(positions, available)
 
@@ -89,13 +89,13 @@ class InstructProducer(SeedingProducer):
         return SeedSet(keywords=(), documents=(self.sources[doc_index],))
 
     async def produce(
-        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+        self, ctx: RunContext, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]:
-        ctx, cfg = self.ctx, self.ctx.config
+        cfg = ctx.config
         source = seeds.documents[0]
         caller, trace = ctx.caller(index)
         shown = ctx.table.relevant(visible, source.text[:500])
-        loop = self._loop(index, source, shown, caller, trace)
+        loop = self._loop(ctx, index, source, shown, caller, trace)
         ws = Workspace()
         ws.put("document", excerpt(source.text, cfg.instruct.document_chars))
         outcome = await loop.run(ws)
@@ -168,8 +168,8 @@ class InstructProducer(SeedingProducer):
         )
         return record, entry
 
-    def _loop(self, index, source, shown, caller, trace) -> ConductorLoop:
-        ctx, cfg = self.ctx, self.ctx.config
+    def _loop(self, ctx: RunContext, index, source, shown, caller, trace) -> ConductorLoop:
+        cfg = ctx.config
         role_vars = {
             "domain": ctx.domain.name,
             "domain_description": ctx.domain.description,

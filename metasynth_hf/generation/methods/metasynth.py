@@ -14,7 +14,7 @@ from metasynth_hf.generation.conductor import (
     Outcome,
     Workspace,
 )
-from metasynth_hf.generation.context import Producer, RunContext
+from metasynth_hf.generation.context import Producer, RunContext, RunPlan
 from metasynth_hf.generation.instance_table import render_table
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import (
@@ -38,11 +38,11 @@ MIN_FINAL_WORDS = 40
 class MetaSynthProducer(Producer):
     """Conductor + experts + memory + instance table, one document per `produce` call."""
 
-    def __init__(self, ctx: RunContext):
-        self.ctx = ctx
-        cfg = ctx.config
-        self.experts = {name: ctx.prompts.role("experts", name) for name in cfg.expert_set}
-        described = ctx.prompts.artifacts("conductor")  # prompts/conductor/artifacts.yaml
+    def __init__(self, plan: RunPlan):
+        self.plan = plan
+        cfg = plan.config
+        self.experts = {name: plan.prompts.role("experts", name) for name in cfg.expert_set}
+        described = plan.prompts.artifacts("conductor")  # prompts/conductor/artifacts.yaml
         other = described.get("other", "latest {expert} answer")
         self.artifacts = {k: described.get(k, other.format(expert=k)) for k in ("seeds", "instance_table")}
         for role in self.experts.values():
@@ -55,9 +55,9 @@ class MetaSynthProducer(Producer):
 
     # -- one document ---------------------------------------------------------------------
     async def produce(
-        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+        self, ctx: RunContext, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]:
-        ctx, cfg = self.ctx, self.ctx.config
+        cfg = ctx.config
         caller, trace = ctx.caller(index)
         query = " ".join([*seeds.keywords, *(d.topic or "" for d in seeds.documents)])
         shown = ctx.table.relevant(visible, query)
@@ -66,7 +66,7 @@ class MetaSynthProducer(Producer):
         ws.put("seeds", ctx.prompts.render("conductor/seeds", seeds=seeds))
         if shown:
             ws.put("instance_table", render_table(ctx.prompts, shown))
-        loop = self._loop(index, seeds, shown, len(visible), persona, caller, trace)
+        loop = self._loop(ctx, index, seeds, shown, len(visible), persona, caller, trace)
         outcome = await loop.run(ws)
         if outcome.status == "max_turns" and cfg.stop.strict_final:
             raise NoFinalError(
@@ -113,8 +113,8 @@ class MetaSynthProducer(Producer):
         )
         return record, entry
 
-    def _loop(self, index, seeds, shown, num_visible, persona, caller, trace) -> ConductorLoop:
-        ctx, cfg = self.ctx, self.ctx.config
+    def _loop(self, ctx: RunContext, index, seeds, shown, num_visible, persona, caller, trace) -> ConductorLoop:
+        cfg = ctx.config
         role_vars = {
             "domain": ctx.domain.name,
             "domain_description": ctx.domain.description,
@@ -190,7 +190,7 @@ class MetaSynthProducer(Producer):
 
     async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, str]:
         """The final text: the conductor's own document if usable, else the best draft."""
-        max_words = self.ctx.config.stop.max_words
+        max_words = self.plan.config.stop.max_words
         own = clean_output(outcome.document)
         if len(own.split()) >= MIN_FINAL_WORDS and not is_degenerate(own):
             return cap_words(own, max_words), "conductor"

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
-from metasynth_hf.generation.context import Producer, RunContext
+from metasynth_hf.generation.context import Producer, RunContext, RunPlan
 from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
 
@@ -28,25 +28,25 @@ WRITER_ROLE = "writer"
 class TemplateProducer(Producer):
     """One templated call per document (`template`, `template_prior`, `template_icl`)."""
 
-    def __init__(self, ctx: RunContext):
-        self.ctx = ctx
-        self.method = ctx.config.method
+    def __init__(self, plan: RunPlan):
+        self.plan = plan
+        self.method = plan.config.method
         self.template = f"baselines/{self.method}"
         self.roles = (WRITER_ROLE,)
         # The plain template on keyword seeds reads no history: neither earlier documents nor
         # seeds that depend on them (its documents add no keywords to expand), so the engine
         # may start each document as soon as a lane is free (engine._run_window).
-        self.history_free = self.method == "template" and ctx.config.seeds.kind == "keyword"
-        ctx.prompts.render(self.template, **self._variables(SeedSet(keywords=("x",)), ()))
+        self.history_free = self.method == "template" and plan.config.seeds.kind == "keyword"
+        plan.prompts.render(self.template, **self._variables(SeedSet(keywords=("x",)), ()))
 
     def _variables(self, seeds: SeedSet, visible: Sequence[InstanceEntry]) -> dict:
-        cfg = self.ctx.config
+        cfg = self.plan.config
         chars = cfg.baseline.excerpt_chars
         prior = [excerpt(e.text, chars) for e in visible[-cfg.baseline.prior_docs :] if e.text]
         exemplars = [excerpt(d.text, chars) for d in seeds.documents[: cfg.baseline.exemplars]]
         return {
-            "domain": self.ctx.domain.name,
-            "domain_description": self.ctx.domain.description,
+            "domain": self.plan.domain.name,
+            "domain_description": self.plan.domain.description,
             "keywords": list(seeds.keywords),
             "target_words": cfg.target_words,
             "prior": prior if self.method == "template_prior" else [],
@@ -54,9 +54,9 @@ class TemplateProducer(Producer):
         }
 
     async def produce(
-        self, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
+        self, ctx: RunContext, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]:
-        ctx, cfg = self.ctx, self.ctx.config
+        cfg = ctx.config
         caller, trace = ctx.caller(index)
         variables = self._variables(seeds, visible)
         messages = [{"role": "user", "content": ctx.prompts.render(self.template, **variables)}]
