@@ -16,7 +16,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from metasynth_hf.generation.agency import table_cells
-from metasynth_hf.generation.methods import conductor_methods
+from metasynth_hf.generation.methods import conductor_methods, producer_class
 from metasynth_hf.paper import CITATION
 
 TEMPLATE_NAME = "dataset_card_template.md"
@@ -77,66 +77,12 @@ def diversity_markdown(reports: Mapping[str, dict]) -> str:
 
 #: Methods whose documents come out of a conductor loop (the others are one templated call).
 CONDUCTOR_METHODS = conductor_methods()
-_PAPER = "MetaSynth (Riaz et al., Findings of ACL 2025, [arXiv:2504.12563](https://arxiv.org/abs/2504.12563))"
 
 
 def method_text(facts: Mapping[str, Any]) -> str:
-    """What ran for this corpus, in the card's words: true of the method and the settings used."""
-    method, domain = facts["method"], facts["domain"]
-    table = facts.get("instance_table") or {}
-    shown = table.get("max_entries", 12)
-    recent = table.get("recent", 4)
-    conditioning = (
-        f"Before each document, the conductor was shown the instance table: summaries of the earlier "
-        f"documents visible to it (index at most i − lanes), all of them while they fit, else the {recent} most "
-        f"recent plus the most similar to its seeds, {shown} at most (`instance_table.max_entries`). The "
-        "summary and topic label of each finished document were written by fixed bookkeeping calls "
-        "(summarizer, topic labeler) with the scaffold's instructions, not the conductor's."
-    )
-    scaffold = (
-        "A scaffold keeps the loop on its rails: it requires some experts before a FINAL "
-        f"({', '.join(facts.get('required', [])) or 'none'}), reserves the last of the "
-        f"{facts.get('max_turns', '?')} turns for them, and, when a conductor reply cannot be used (not "
-        "parseable, instructions empty, the default or the example's placeholder, a repeat) after one "
-        "re-ask, runs the next step of a fixed expert order instead. How often each happened is in the "
-        "table below and in every record's `provenance.agency`."
-    )
-    if method == "metasynth":
-        return (
-            f"This corpus was generated with metasynth-hf, an implementation of {_PAPER}, method "
-            f"`metasynth`: for each {domain} document a conductor LLM chose, turn by turn, which expert "
-            f"to call ({', '.join(facts.get('experts', [])) or '–'}), wrote the expert's instructions "
-            "and shared only the material it picked with it; experts saw nothing else. "
-            + scaffold
-            + "\n\n"
-            + conditioning
-        )
-    if method == "instruct":
-        return (
-            f"This corpus was generated with metasynth-hf, an implementation of {_PAPER}, method "
-            "`instruct` (MetaSynth-Instruct): for each source document a conductor LLM evolved an "
-            "instruction through expert calls it chose and instructed (document transformation, "
-            "question editing, role suggestion, complexity), then a responder expert answered the "
-            "instruction with fixed instructions. " + scaffold + " The conductor was shown the "
-            f"summaries of up to {shown} earlier instructions."
-        )
-    baseline = {
-        "template": "a fixed prompt template filled with the seed keywords, the domain and a length",
-        "template_prior": (
-            "a fixed prompt template filled with the seed keywords plus excerpts of the latest earlier "
-            f"documents visible to it ({facts.get('prior_docs', '?')} at most, `baseline.prior_docs`), asking "
-            "for something different"
-        ),
-        "template_icl": (
-            "a fixed prompt template plus excerpts of real domain documents as in-context exemplars "
-            f"({facts.get('exemplars', '?')} at most, `baseline.exemplars`, from the topic-aware seeds)"
-        ),
-    }.get(method, f"method `{method}`")
-    return (
-        f"This corpus is a template baseline of metasynth-hf (an implementation of {_PAPER}), method "
-        f"`{method}`: one model call per document with {baseline}. No conductor, no experts and no "
-        "instance table were involved; it is meant for comparison with MetaSynth corpora."
-    )
+    """What ran for this corpus, in the card's words: each method describes itself
+    (`Producer.describe`, in its own module under generation/methods/)."""
+    return producer_class(facts["method"]).describe(facts)
 
 
 def agency_rows(agency: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@
 - `instance_table.py`: finished documents and retrieval of the part a document is shown
 - `prompts.py`: the jinja2 prompt set (`metasynth_hf/prompts/`) and its hash
 - `calls.py`: per-call seeds, token budget, provenance trace; `text.py`: output clean-up
+- `describe.py`: the dataset-card sentences the methods' `describe` share
 - `methods/`: one module per method (MetaSynth, the template baselines, MetaSynth-Instruct)
 
 What a document is on disk (record schema, shard files) belongs to `metasynth_hf.corpus`.

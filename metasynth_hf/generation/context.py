@@ -103,6 +103,15 @@ class Producer(Protocol):
     def limit(self, positions: int | None) -> int | None:
         return positions
 
+    @classmethod
+    def describe(cls, facts: Mapping[str, Any]) -> str:
+        """What ran for a corpus of this method, in the dataset card's words (`facts`:
+        `metasynth_hf.hub.gather_facts`); a method overrides it to say more than its summary."""
+        from metasynth_hf.generation.methods import method_spec
+
+        method = facts["method"]
+        return f"This corpus was generated with metasynth-hf, method `{method}`: {method_spec(method).summary}."
+
     async def produce(
         self, ctx: RunContext, index: int, seeds: SeedSet, visible: Sequence[InstanceEntry]
     ) -> tuple[Record, InstanceEntry]: ...

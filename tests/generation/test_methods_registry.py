@@ -48,3 +48,14 @@ def test_a_method_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
 def test_an_unknown_method_names_the_choices():
     with pytest.raises(ValidationError, match="method: unknown 'shout'; choose one of metasynth, template"):
         RunConfig.model_validate({"num_docs": 1, "method": "shout"})
+
+
+def test_a_new_method_describes_itself_on_the_card(monkeypatch):
+    """The card's "what ran" paragraph comes from the method (its summary by default), so a new
+    method's card never borrows another method's prose."""
+    from metasynth_hf.card import method_text
+
+    monkeypatch.setitem(METHODS, "shout", MethodSpec(f"{__name__}:ShoutProducer", "upper-cased template"))
+    text = method_text({"method": "shout", "domain": "finance"})
+    assert text == "This corpus was generated with metasynth-hf, method `shout`: upper-cased template."
+    assert "conductor" not in method_text({"method": "template", "domain": "finance"}).split("No conductor")[0]

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.errors import ConfigError
 from metasynth_hf.generation.conductor import ConductorLoop, LoopSpec, NoFinalError, Workspace
 from metasynth_hf.generation.context import RunContext, RunPlan, SeedingProducer
+from metasynth_hf.generation.describe import PAPER, scaffold_text, table_size
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import excerpt, is_degenerate
 from metasynth_hf.generation.turns import examples
@@ -71,6 +73,17 @@ class InstructProducer(SeedingProducer):
         first = ("doc_transform",) if "doc_transform" in self.experts else ()
         self.required = first + ("question_editor",) * (icfg.rounds + 1)
         self.roles = ("conductor", *self.experts, RESPONDER)
+
+    @classmethod
+    def describe(cls, facts: Mapping[str, Any]) -> str:
+        return (
+            f"This corpus was generated with metasynth-hf, an implementation of {PAPER}, method "
+            "`instruct` (MetaSynth-Instruct): for each source document a conductor LLM evolved an "
+            "instruction through expert calls it chose and instructed (document transformation, "
+            "question editing, role suggestion, complexity), then a responder expert answered the "
+            "instruction with fixed instructions. " + scaffold_text(facts) + " The conductor was shown the "
+            f"summaries of up to {table_size(facts)[0]} earlier instructions."
+        )
 
     def _fixed_order(self, rounds: int) -> tuple[str, ...]:
         evolvers = [e for e in ("role_suggester", "complexity") if e in self.experts]

@@ -4,7 +4,8 @@ final text -> summary and topic label for the table -> record with provenance.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.generation.conductor import (
@@ -15,6 +16,7 @@ from metasynth_hf.generation.conductor import (
     Workspace,
 )
 from metasynth_hf.generation.context import Producer, RunContext, RunPlan
+from metasynth_hf.generation.describe import PAPER, conditioning_text, scaffold_text
 from metasynth_hf.generation.instance_table import render_table
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import (
@@ -52,6 +54,18 @@ class MetaSynthProducer(Producer):
         # each required expert once, in the fixed order's order
         self.required = tuple(e for e in dict.fromkeys(self.fixed_order) if e in cfg.required)
         self.roles = ("conductor", *self.experts)
+
+    @classmethod
+    def describe(cls, facts: Mapping[str, Any]) -> str:
+        return (
+            f"This corpus was generated with metasynth-hf, an implementation of {PAPER}, method "
+            f"`metasynth`: for each {facts['domain']} document a conductor LLM chose, turn by turn, which "
+            f"expert to call ({', '.join(facts.get('experts', [])) or '–'}), wrote the expert's instructions "
+            "and shared only the material it picked with it; experts saw nothing else. "
+            + scaffold_text(facts)
+            + "\n\n"
+            + conditioning_text(facts)
+        )
 
     # -- one document ---------------------------------------------------------------------
     async def produce(

@@ -13,10 +13,12 @@ provenance as MetaSynth, so corpora are directly comparable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.generation.context import Producer, RunContext, RunPlan
+from metasynth_hf.generation.describe import PAPER
 from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
 
@@ -38,6 +40,27 @@ class TemplateProducer(Producer):
         # may start each document as soon as a lane is free (engine._run_window).
         self.history_free = self.method == "template" and plan.config.seeds.kind == "keyword"
         plan.prompts.render(self.template, **self._variables(SeedSet(keywords=("x",)), ()))
+
+    @classmethod
+    def describe(cls, facts: Mapping[str, Any]) -> str:
+        method = facts["method"]
+        baseline = {
+            "template": "a fixed prompt template filled with the seed keywords, the domain and a length",
+            "template_prior": (
+                "a fixed prompt template filled with the seed keywords plus excerpts of the latest earlier "
+                f"documents visible to it ({facts.get('prior_docs', '?')} at most, `baseline.prior_docs`), "
+                "asking for something different"
+            ),
+            "template_icl": (
+                "a fixed prompt template plus excerpts of real domain documents as in-context exemplars "
+                f"({facts.get('exemplars', '?')} at most, `baseline.exemplars`, from the topic-aware seeds)"
+            ),
+        }[method]
+        return (
+            f"This corpus is a template baseline of metasynth-hf (an implementation of {PAPER}), method "
+            f"`{method}`: one model call per document with {baseline}. No conductor, no experts and no "
+            "instance table were involved; it is meant for comparison with MetaSynth corpora."
+        )
 
     def _variables(self, seeds: SeedSet, visible: Sequence[InstanceEntry]) -> dict:
         cfg = self.plan.config
