@@ -100,6 +100,8 @@ class Producer(Protocol):
     roles: tuple[str, ...]
     history_free: bool = False
 
+    def __init__(self, plan: RunPlan) -> None: ...
+
     def limit(self, positions: int | None) -> int | None:
         return positions
 

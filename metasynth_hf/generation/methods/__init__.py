@@ -18,7 +18,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the registry stays light: metasynth_hf.config imports it
+    from metasynth_hf.generation.context import Producer
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,6 @@ def conductor_methods() -> tuple[str, ...]:
     return tuple(name for name, spec in METHODS.items() if spec.conductor)
 
 
-def producer_class(name: str) -> type:
+def producer_class(name: str) -> type[Producer]:
     module, _, attr = method_spec(name).producer.partition(":")
     return getattr(importlib.import_module(module), attr)
