@@ -75,3 +75,18 @@ def test_write_corpus_replaces_the_data_and_carries_the_run_files(tmp_path):
     assert load_corpus(out)["id"] == kept["id"] and len(kept) == 4
     assert (out / "fingerprint.json").read_text() == (run / "fingerprint.json").read_text()
     assert (out / "summary-00000-of-00001.json").is_file() and (out / "metasynth_run.yaml").is_file()
+
+
+def test_a_list_of_files_is_one_corpus_in_order_and_one_format(tmp_path):
+    """Seed corpora given as several files read through the same loader as every other stage."""
+    import pandas as pd
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text('{"text": "one"}\n{"text": "two"}\n')
+    second.write_text('{"text": "three"}\n')
+    assert load_corpus([first, second])["text"] == ["one", "two", "three"]
+    pd.DataFrame({"text": ["four"]}).to_parquet(tmp_path / "c.parquet")
+    with pytest.raises(ConfigError, match=r"mix formats \(\['json', 'parquet'\]\)"):
+        load_corpus([first, tmp_path / "c.parquet"], what="seed corpus")
+    with pytest.raises(ConfigError, match="seed corpus: .*nope.jsonl'\\] do not exist"):
+        load_corpus([first, tmp_path / "nope.jsonl"], what="seed corpus")

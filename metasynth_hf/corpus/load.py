@@ -2,13 +2,15 @@
 
 A generate output dir (its `data/*.parquet`, else its shards with the one torn-line rule of
 `shards.iter_shard`), a cleaned folder, a parquet/jsonl/json/arrow file or folder of them
-(`files.local_corpus_files` decides which files are the corpus), or a Hub dataset id. Stats,
-clean, the comparison's real text and MetaSynth-Instruct's sources all call this.
+(`files.local_corpus_files` decides which files are the corpus), a list of those, or a Hub
+dataset id. Stats, clean, the comparison's real text, MetaSynth-Instruct's sources, training
+data and seed corpora all call this.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +64,26 @@ def _from_hub(source: str, split: str, hub_config: str | None, what: str) -> Any
         ) from exc
 
 
+def _from_files(sources: list[Path], what: str) -> Any:
+    """Several local files or folders as one corpus, in the order given (one format)."""
+    import datasets
+
+    missing = [str(p) for p in sources if not p.exists()]
+    if missing:
+        raise ConfigError(f"{what}: {missing} do not exist; give existing files or folders")
+    parts = [local_corpus_files(p) for p in sources]
+    builders = {builder for builder, _ in parts}
+    if len(builders) != 1:
+        raise ConfigError(f"{what}: {[str(p) for p in sources]} mix formats ({sorted(builders)}); give one at a time")
+    builder, files = builders.pop(), [f for _, fs in parts for f in fs]
+    logger.info("reading %d %s file(s) from %d sources", len(files), builder, len(sources))
+    if builder == "arrow":
+        return datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
+    return datasets.load_dataset(builder, data_files=files, split="train")
+
+
 def load_corpus(
-    source: str | Path,
+    source: str | Path | Sequence[str | Path],
     *,
     column: str | None = "text",
     split: str = "train",
@@ -72,24 +92,32 @@ def load_corpus(
 ) -> Any:
     """`source` as a `datasets.Dataset` (local files memory-mapped); `column` must exist in it.
 
-    `what` names the argument in errors (`--reference`, `instruct.source`, ...)."""
-    import datasets
-
-    path = Path(source).expanduser()
-    if path.exists():
-        builder, files = local_corpus_files(path)
-        logger.info("reading %d %s file(s) from %s", len(files), builder, path)
-        if path.is_dir() and files == [str(f) for _, _, f in shard_files(path)]:
-            dataset = _from_shards(path, files)
-        elif builder == "arrow":
-            dataset = datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
-        else:
-            dataset = datasets.load_dataset(builder, data_files=files, split="train")
+    A list of paths is one corpus made of all of them, in order. `what` names the argument
+    in errors (`--reference`, `instruct.source`, ...)."""
+    if isinstance(source, str | Path):
+        dataset, name = _from_one(source, split, hub_config, what), str(source)
     else:
-        dataset = _from_hub(str(source), split, hub_config, what)
+        dataset = _from_files([Path(p).expanduser() for p in source], what)
+        name = ", ".join(str(p) for p in source)
     if column is not None and column not in dataset.column_names:
         raise ConfigError(
-            f"{what} {str(source)!r}: no {column!r} column (columns: {dataset.column_names}); "
+            f"{what} {name!r}: no {column!r} column (columns: {dataset.column_names}); "
             "name the column that holds the documents (--text-column / text_column)"
         )
     return dataset
+
+
+def _from_one(source: str | Path, split: str, hub_config: str | None, what: str) -> Any:
+    """One local file or folder (a run, a cleaned folder, files), else a Hub id."""
+    import datasets
+
+    path = Path(source).expanduser()
+    if not path.exists():
+        return _from_hub(str(source), split, hub_config, what)
+    builder, files = local_corpus_files(path)
+    logger.info("reading %d %s file(s) from %s", len(files), builder, path)
+    if path.is_dir() and files == [str(f) for _, _, f in shard_files(path)]:
+        return _from_shards(path, files)
+    if builder == "arrow":
+        return datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
+    return datasets.load_dataset(builder, data_files=files, split="train")

@@ -8,17 +8,13 @@ ConfigErrors that name the corpus, the column and the fix, before any model is l
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metasynth_hf.corpus.files import TABULAR_BUILDERS
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-_BUILDERS = TABULAR_BUILDERS
 
 CorpusSource = Any  # datasets.Dataset | DatasetDict | str | Path | list of paths
 
@@ -30,23 +26,6 @@ class Corpus:
     name: str
     ids: tuple[str, ...]
     texts: tuple[str, ...]
-
-
-def _local_files(source: str | Path | Sequence[str | Path]) -> list[Path] | None:
-    items = [source] if isinstance(source, str | Path) else list(source)
-    paths = [Path(p).expanduser() for p in items]
-    if not all(p.exists() for p in paths):
-        missing = [str(p) for p in paths if not p.exists()]
-        if isinstance(source, str) and not source.startswith((".", "/", "~")) and Path(source).suffix not in _BUILDERS:
-            return None  # not a local path: a Hub id such as "org/name"
-        raise ConfigError(f"seed corpus: file(s) {missing} do not exist; give existing files")
-    files: list[Path] = []
-    for path in paths:
-        found = [f for f in sorted(path.rglob("*")) if f.suffix in _BUILDERS] if path.is_dir() else [path]
-        files += found
-    if not files:
-        raise ConfigError(f"seed corpus: no {', '.join(sorted(_BUILDERS))} files under {[str(p) for p in paths]}")
-    return files
 
 
 def _load(source: CorpusSource, split: str):
@@ -63,29 +42,11 @@ def _load(source: CorpusSource, split: str):
             "seed corpus: an IterableDataset cannot be indexed; materialise the rows you want "
             "first, e.g. Dataset.from_list(list(stream.take(100_000)))"
         )
-    if isinstance(source, str | Path):  # one path or Hub id: the reader every stage shares
-        from metasynth_hf.corpus.load import load_corpus as load_any
+    # paths, a list of them, or a Hub id: the reader every stage shares (corpus/load.py)
+    from metasynth_hf.corpus.load import load_corpus as load_any
 
-        return load_any(source, column=None, split=split, what="seed corpus"), str(source)
-    files = _local_files(source)
-    if files is None:
-        name = str(source)
-        try:
-            return datasets.load_dataset(name, split=split), name
-        except (FileNotFoundError, ConnectionError, ValueError) as exc:
-            raise ConfigError(
-                f"seed corpus {name!r}: could not load it as a local path or Hub dataset "
-                f"({type(exc).__name__}: {exc}); give parquet/jsonl files, a datasets.Dataset, "
-                "or a Hub id that is reachable or cached (HF_HUB_OFFLINE=1 uses the cache only)"
-            ) from exc
-    kinds = {_BUILDERS.get(f.suffix) for f in files}
-    if len(kinds) != 1 or None in kinds:
-        raise ConfigError(
-            f"seed corpus: files {[str(f) for f in files]} must all be one of "
-            f"{sorted(_BUILDERS)}, one format at a time"
-        )
-    data_files = [str(f) for f in files]
-    return datasets.load_dataset(kinds.pop(), data_files=data_files, split="train"), data_files[0]
+    name = str(source) if isinstance(source, str | Path) else ", ".join(map(str, source))
+    return load_any(source, column=None, split=split, what="seed corpus"), name
 
 
 def load_corpus(
