@@ -19,7 +19,12 @@ FEATURES: dict[str, list[str]] = {
     "local,metrics": ["metasynth_hf.commands.generate", "metasynth_hf.commands.stats", "metasynth_hf.cli"],
     "metrics": ["metasynth_hf.commands.stats", "metasynth_hf.seeds.topic_aware", "metasynth_hf.metrics.task2vec"],
     "clean": ["metasynth_hf.commands.clean"],
-    "train": ["metasynth_hf.train", "metasynth_hf.commands.train", "metasynth_hf.training.perplexity"],
+    "train": [
+        "metasynth_hf.train",
+        "metasynth_hf.commands.train",
+        "metasynth_hf.training.cpt",
+        "metasynth_hf.training.perplexity",
+    ],
     "eval": [],  # recipes/eval/lm_eval.sh: the lm_eval command
 }
 #: third-party modules each extra's features import only inside functions, or need at run time.

@@ -1,8 +1,8 @@
-"""Continual pre-training helpers behind `metasynth train` and the recipes in recipes/.
+"""Continual pre-training behind `metasynth train` and the recipes in recipes/.
 
-One job per module: `args` (the argument dataclasses and parser), `data` (corpus loading and
-mixing), `convert` (GGUF -> trainable checkpoint), `perplexity` (held-out evaluation),
-`throughput` (tokens/s and memory). Nothing here imports the generator: training consumes a
-corpus, it never produces one. Heavy libraries (torch, transformers, trl) are imported inside
-functions so that `metasynth --help` stays fast.
+One job per module: `cpt` (the training run itself), `args` (the argument dataclasses and
+parser), `data` (corpus loading and mixing), `perplexity` (held-out evaluation), `throughput`
+(tokens/s and memory); GGUF -> trainable checkpoint is `metasynth_hf.causal_lm`. Nothing here
+imports the generator: training consumes a corpus, it never produces one. Heavy libraries
+(torch, transformers, trl) are imported inside functions so that `metasynth --help` stays fast.
 """

@@ -8,6 +8,7 @@ import pytest
 
 from metasynth_hf import cli
 from metasynth_hf.commands import train
+from metasynth_hf.training import cpt
 
 
 def parse_like_cli(argv: list[str]) -> argparse.Namespace:
@@ -30,7 +31,7 @@ def parse_like_cli(argv: list[str]) -> argparse.Namespace:
 )
 def test_options_after_double_dash_reach_the_trl_parser(argv, forwarded, monkeypatch) -> None:
     seen = []
-    monkeypatch.setattr(train, "main", lambda args: seen.append(args) or 0)
+    monkeypatch.setattr(cpt, "main", lambda args: seen.append(args) or 0)
     assert train.run(parse_like_cli(argv)) == 0
     assert seen == [forwarded]
 
