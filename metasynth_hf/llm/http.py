@@ -4,8 +4,9 @@
 on loopback or inside the cluster. Air-gapped clusters set it routinely, so we install an
 async client factory (huggingface_hub's documented hook) that keeps the offline guard for
 every host except the inference endpoints the user configured. httpx' default pool (100
-connections per endpoint) is kept on purpose: measured at 256 requests in flight, an unbounded
-pool halved throughput (its per-request connection scan grows with the pool).
+connections) is kept on purpose: its per-request scan grows with the pool (an unbounded one
+halved throughput at 256 requests in flight); an endpoint that allows more requests in flight
+than one small pool should carry uses several clients instead (`endpoints.CONNECTIONS_PER_CLIENT`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ class StubServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.chat_requests = 0
+        self.in_progress = self.peak_in_progress = 0  # chat requests being answered at once
         self.headers: list[dict[str, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -72,8 +73,13 @@ class StubServer:
         body = await request.json()
         self.chat_requests += 1
         self.headers.append(dict(request.headers))
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        self.in_progress += 1
+        self.peak_in_progress = max(self.peak_in_progress, self.in_progress)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_progress -= 1
         content = self.content(body) if callable(self.content) else self.content
         reply = {
             "id": "cmpl-stub",
