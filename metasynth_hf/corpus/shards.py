@@ -212,33 +212,67 @@ def carry_run_metadata(sources: Iterable[str | Path], out_dir: str | Path) -> li
 
 
 def write_corpus(
-    rows: list[Record] | Any,
+    rows: list[Record] | Iterator[Any] | Any,
     out_dir: str | Path,
     *,
     rows_per_file: int = 50_000,
     metadata_from: Iterable[str | Path] = (),
+    num_rows: int | None = None,
 ) -> list[Path]:
     """The one writer of a corpus folder: `data/train-XXXXX-of-YYYYY.parquet` (the Hub's layout
-    for one `train` split) holding exactly `rows` (Records, in the record schema; or a
-    `datasets.Dataset` with its own columns, e.g. a cleaned corpus), written atomically
-    (`_staged_data`), plus the run metadata of the folders in `metadata_from`."""
+    for one `train` split), written atomically (`_staged_data`), plus the run metadata of the
+    folders in `metadata_from`. `rows` is one of
+    - a list of Records (merge, push staging), in the record schema;
+    - an iterator of Arrow record batches in the record schema, streamed with `num_rows` of
+      them written (generate's export: memory stays flat whatever the corpus size);
+    - a `datasets.Dataset` with its own columns (a cleaned corpus), written shard by shard."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if isinstance(rows, list):
-        table = pa.Table.from_pylist([as_row(r) for r in rows], schema=record_schema())
-        names = _file_names(table.num_rows, rows_per_file)
-        with _staged_data(out_dir) as staging:
-            for i, name in enumerate(names):
-                pq.write_table(table.slice(i * rows_per_file, rows_per_file), staging / name)
-    else:  # a datasets.Dataset (memory-mapped; its own columns): written shard by shard
+        batches: Iterator[Any] = iter(
+            pa.Table.from_pylist([as_row(r) for r in rows], schema=record_schema()).to_batches()
+        )
+        total = len(rows)
+    elif isinstance(rows, Iterator):
+        if num_rows is None:
+            raise ValueError("write_corpus: a stream of record batches needs num_rows")
+        batches, total = rows, num_rows
+    else:  # a datasets.Dataset (memory-mapped; its own columns)
         names = _file_names(len(rows), rows_per_file)
         with _staged_data(out_dir) as staging:
             for i, name in enumerate(names):
                 rows.shard(len(names), i, contiguous=True).to_parquet(str(staging / name))
+        carry_run_metadata(metadata_from, out_dir)
+        return [Path(out_dir) / "data" / name for name in names]
+    names = _file_names(total, rows_per_file)
+    with _staged_data(out_dir) as staging:
+        _write_batches(batches, total, [staging / name for name in names], rows_per_file)
     carry_run_metadata(metadata_from, out_dir)
     return [Path(out_dir) / "data" / name for name in names]
+
+
+def _write_batches(batches: Iterator[Any], total: int, paths: list[Path], rows_per_file: int) -> None:
+    """The first `total` rows of `batches` into `paths`, `rows_per_file` rows each, row groups
+    written as the batches come (an empty corpus is one empty file with the schema)."""
+    import pyarrow.parquet as pq
+
+    schema = record_schema()
+    written, writer, file_rows = 0, None, 0
+    for batch in batches:
+        while batch.num_rows and written < total:
+            if writer is None:
+                writer, file_rows = pq.ParquetWriter(paths[written // rows_per_file], schema), 0
+            take = min(batch.num_rows, rows_per_file - file_rows, total - written)
+            writer.write_batch(batch.slice(0, take).select(list(RECORD_FIELDS)))
+            batch, written, file_rows = batch.slice(take), written + take, file_rows + take
+            if file_rows == rows_per_file or written == total:
+                writer.close()
+                writer = None
+    if writer is not None:
+        writer.close()
+    if total == 0:
+        pq.write_table(schema.empty_table(), paths[0])
 
 
 def _json_batches(path: Path, limit: int | None, chunk_bytes: int = 2 << 20) -> Iterator[Any]:
@@ -269,32 +303,12 @@ def _json_batches(path: Path, limit: int | None, chunk_bytes: int = 2 << 20) -> 
 def export_shard(
     path: Path, out_dir: str | Path, limit: int | None = None, *, rows_per_file: int = 50_000
 ) -> list[Path]:
-    """One shard file to `data/*.parquet`, streamed: Arrow's JSON reader parses it in chunks (no
-    Python per row) and row groups are written as they come, so memory does not grow with the
-    corpus (peak RSS of `generate` 5,000 vs 50,000 documents: benchmarks/bench_cli_throughput.py).
-    The engine writes shards in index order with unique ids: no merge is needed; the first
-    `limit` lines are the documents of a run with `num_docs = limit`."""
-    import pyarrow.parquet as pq
-
+    """One shard file to `data/*.parquet`, streamed through `write_corpus`: Arrow's JSON reader
+    parses it in chunks (no Python per row), so memory does not grow with the corpus (peak RSS
+    of `generate` 5,000 vs 50,000 documents: benchmarks/bench_cli_throughput.py). The engine
+    writes shards in index order with unique ids: no merge is needed; the first `limit` lines
+    are the documents of a run with `num_docs = limit`."""
     with open(path, "rb") as fh:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
     total = lines if limit is None else min(lines, limit)
-    names = _file_names(total, rows_per_file)
-    schema = record_schema()
-    with _staged_data(out_dir) as staging:
-        written, writer, file_rows = 0, None, 0
-        for batch in _json_batches(path, total):
-            while batch.num_rows and written < total:
-                if writer is None:
-                    writer, file_rows = pq.ParquetWriter(staging / names[written // rows_per_file], schema), 0
-                take = min(batch.num_rows, rows_per_file - file_rows, total - written)
-                writer.write_batch(batch.slice(0, take).select(list(RECORD_FIELDS)))
-                batch, written, file_rows = batch.slice(take), written + take, file_rows + take
-                if file_rows == rows_per_file or written == total:
-                    writer.close()
-                    writer = None
-        if writer is not None:
-            writer.close()
-        if total == 0:
-            pq.write_table(schema.empty_table(), staging / names[0])
-    return [Path(out_dir) / "data" / name for name in names]
+    return write_corpus(_json_batches(path, total), out_dir, rows_per_file=rows_per_file, num_rows=total)
