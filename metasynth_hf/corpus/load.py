@@ -66,8 +66,6 @@ def _from_hub(source: str, split: str, hub_config: str | None, what: str) -> Any
 
 def _from_files(sources: list[Path], what: str) -> Any:
     """Several local files or folders as one corpus, in the order given (one format)."""
-    import datasets
-
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
         raise ConfigError(f"{what}: {missing} do not exist; give existing files or folders")
@@ -77,9 +75,7 @@ def _from_files(sources: list[Path], what: str) -> Any:
         raise ConfigError(f"{what}: {[str(p) for p in sources]} mix formats ({sorted(builders)}); give one at a time")
     builder, files = builders.pop(), [f for _, fs in parts for f in fs]
     logger.info("reading %d %s file(s) from %d sources", len(files), builder, len(sources))
-    if builder == "arrow":
-        return datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
-    return datasets.load_dataset(builder, data_files=files, split="train")
+    return _read_files(builder, files)
 
 
 def load_corpus(
@@ -109,8 +105,6 @@ def load_corpus(
 
 def _from_one(source: str | Path, split: str, hub_config: str | None, what: str) -> Any:
     """One local file or folder (a run, a cleaned folder, files), else a Hub id."""
-    import datasets
-
     path = Path(source).expanduser()
     if not path.exists():
         return _from_hub(str(source), split, hub_config, what)
@@ -118,6 +112,13 @@ def _from_one(source: str | Path, split: str, hub_config: str | None, what: str)
     logger.info("reading %d %s file(s) from %s", len(files), builder, path)
     if path.is_dir() and files == [str(f) for _, _, f in shard_files(path)]:
         return _from_shards(path, files)
+    return _read_files(builder, files)
+
+
+def _read_files(builder: str, files: list[str]) -> Any:
+    """Local corpus files of one format as one Dataset (arrow files memory-mapped as they are)."""
+    import datasets
+
     if builder == "arrow":
         return datasets.concatenate_datasets([datasets.Dataset.from_file(f) for f in files])
     return datasets.load_dataset(builder, data_files=files, split="train")
