@@ -235,24 +235,43 @@ def _sizing(data: dict) -> list[str]:
     ]
 
 
-def versus(reports: dict) -> list[str]:
-    """Each MetaSynth corpus against each baseline, per metric: apart or overlapping intervals."""
+def _versus_metrics(reports: dict) -> tuple[list[str], list[str], list[str]]:
+    """MetaSynth corpora, baselines, and the metrics they are compared on (MAUVE measures
+    closeness to the real reference, not diversity)."""
     metasynth = [n for n in reports if n.startswith("metasynth")]
     baselines = [n for n in reports if n.startswith("template")]
-    if not metasynth or not baselines:
-        return []
     names = [m for m in _metric_names({n: reports[n] for n in metasynth + baselines}) if m != "mauve"]
+    return metasynth, baselines, names
+
+
+def verdicts(reports: dict) -> dict[tuple[str, str], dict[str, str]]:
+    """(MetaSynth corpus, baseline) -> metric -> more | less | overlap | unknown (intervals)."""
+    metasynth, baselines, names = _versus_metrics(reports)
+    return {
+        (ms, base): {
+            m: _compare(
+                reports[ms]["metrics"].get(m, {}), reports[base]["metrics"].get(m, {}), METRICS[m][0] == "higher"
+            )
+            for m in names
+        }
+        for ms in metasynth
+        for base in baselines
+    }
+
+
+def versus(reports: dict) -> list[str]:
+    """Each MetaSynth corpus against each baseline, per metric: apart or overlapping intervals."""
+    _, _, names = _versus_metrics(reports)
+    table = verdicts(reports)
+    if not table:
+        return []
     header = ["MetaSynth vs baseline", *[f"{m} {_arrow(m)}" for m in names]]
     rows, tally = [], {"more": 0, "less": 0, "overlap": 0, "unknown": 0}
-    for ms in metasynth:
-        for base in baselines:
-            cells = [f"{ms} vs {base}"]
-            for m in names:
-                a, b = reports[ms]["metrics"].get(m, {}), reports[base]["metrics"].get(m, {})
-                verdict = _compare(a, b, METRICS[m][0] == "higher")
-                tally[verdict] += 1
-                cells.append({"more": "**more**", "less": "less", "overlap": "≈", "unknown": "?"}[verdict])
-            rows.append(cells)
+    marks = {"more": "**more**", "less": "less", "overlap": "≈", "unknown": "?"}
+    for (ms, base), by_metric in table.items():
+        rows.append([f"{ms} vs {base}", *[marks[by_metric[m]] for m in names]])
+        for verdict in by_metric.values():
+            tally[verdict] += 1
     intro = (
         "**more** / less: MetaSynth's corpus is more / less diverse and the two 95% intervals do "
         "not overlap; ≈: they overlap (no difference this run can show). MAUVE is left out: it "
@@ -265,6 +284,52 @@ def versus(reports: dict) -> list[str]:
         + "."
     )
     return ["## MetaSynth against each baseline", "", intro, "", *_table(header, rows), "", summary, ""]
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f}%"
+
+
+def _names(metrics: list[str]) -> str:
+    return ", ".join(metrics) if metrics else "none"
+
+
+def reading(data: dict) -> list[str]:
+    """The run in a few computed sentences: how often the conductor decided, and per MetaSynth
+    corpus which baselines it beats on which metrics with intervals apart. Nothing here is
+    written by hand, so it stays true when the JSON it is rendered from changes."""
+    lines = []
+    for run in data["methods"]:
+        totals = run.get("agency")
+        if not totals:
+            continue
+        cells = table_cells(totals)
+        ended = totals.get("final_by", {})
+        turns = totals["conductor_turns"] + totals["scaffold_turns"]
+        lines.append(
+            f"- **{run['label']}**: the conductor chose the action in {totals['conductor_turns']} of {turns} "
+            f"turns ({_pct(totals['conductor_turn_share'])}) and wrote the instructions of "
+            f"{cells['instructions']} expert calls ({cells['instruction_share']}; the rest are "
+            f"bookkeeping calls or the scaffold's); it ended {ended.get('conductor', 0)} of "
+            f"{sum(ended.values())} documents itself ({cells['final_by']})."
+        )
+    table = verdicts(data["reports"])
+    for ms in dict.fromkeys(ms for ms, _ in table):
+        pairs = {base: by_metric for (m, base), by_metric in table.items() if m == ms}
+        parts = []
+        for base, by_metric in pairs.items():
+            more = [m for m, v in by_metric.items() if v == "more"]
+            less = [m for m, v in by_metric.items() if v == "less"]
+            parts.append(f"{base}: more diverse on {_names(more)}; less on {_names(less)}")
+        everywhere = [m for m in next(iter(pairs.values())) if all(v[m] == "more" for v in pairs.values())]
+        lines.append(
+            f"- **{ms}** against each baseline, intervals apart — "
+            + "; ".join(f"vs {p}" for p in parts)
+            + f". More diverse than every baseline on: {_names(everywhere)}."
+        )
+    if not lines:
+        return []
+    return ["## Reading", "", *lines, ""]
 
 
 def _compare(a: dict, b: dict, higher: bool) -> str:
@@ -463,6 +528,7 @@ def render(
         *_sizing(data),
         *_diversity(data["reports"]),
         *versus(data["reports"]),
+        *reading(data),
         *_ordering(data["reports"]),
         *_instruct(data),
         *_paper((context or {}).get("paper")),

@@ -238,3 +238,41 @@ def test_a_context_file_with_a_malformed_table_says_what_is_wrong(tmp_path):
     bad.write_text("paper: {source: s, metrics: [compression_ratio], rows: [[a, 1.0, 2.0]]}\n")
     with pytest.raises(ConfigError, match="one value per metric"):
         load_context([bad])
+
+
+def test_reading_says_how_often_the_conductor_decided_and_where_metasynth_wins():
+    from metasynth_hf.experiments.results import reading
+
+    data = _data()
+    reports = data["reports"]
+    reports["metasynth_keyword"]["metrics"]["compression_ratio"]["ci95"] = [2.4, 2.6]
+    reports["template"]["metrics"]["compression_ratio"]["ci95"] = [3.3, 3.7]  # apart: MetaSynth more diverse
+    reports["metasynth_keyword"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.25, 0.28]
+    reports["template"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.35, 0.45]  # apart: less diverse
+    reports["template"]["metrics"]["task2vec_diversity"]["ci95"] = [0.15, 0.21]  # overlap
+    agency = {
+        "documents": 3,
+        "conductor_turns": 6,
+        "scaffold_turns": 9,
+        "conductor_instructions": 5,
+        "expert_calls": 20,
+        "scaffold_reasons": {"repeat": 4, "reserved": 5},
+        "final_by": {"conductor": 1, "max_turns": 2},
+        "conductor_turn_share": 0.4,
+        "conductor_instruction_share": 0.25,
+    }
+    data["methods"].append(
+        {**data["methods"][0], "label": "metasynth_keyword", "method": "metasynth", "agency": agency}
+    )
+    text = "\n".join(reading(data))
+    assert (
+        "- **metasynth_keyword**: the conductor chose the action in 6 of 15 turns (40.0%) and wrote the "
+        "instructions of 5 of 20 expert calls (25.0%; the rest are bookkeeping calls or the scaffold's); "
+        "it ended 1 of 3 documents itself (conductor 1, max_turns 2)." in text
+    )
+    assert (
+        "- **metasynth_keyword** against each baseline, intervals apart — vs template: more diverse on "
+        "compression_ratio; less on ngram_diversity_1. More diverse than every baseline on: compression_ratio." in text
+    )
+    # a template-only comparison has nothing to read
+    assert reading({"methods": data["methods"][:1], "reports": {"template": reports["template"]}}) == []
