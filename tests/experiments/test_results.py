@@ -250,17 +250,20 @@ def test_reading_says_how_often_the_conductor_decided_and_where_metasynth_wins()
     reports["metasynth_keyword"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.25, 0.28]
     reports["template"]["metrics"]["ngram_diversity_1"]["ci95"] = [0.35, 0.45]  # apart: less diverse
     reports["template"]["metrics"]["task2vec_diversity"]["ci95"] = [0.15, 0.21]  # overlap
-    agency = {
-        "documents": 3,
-        "conductor_turns": 6,
-        "scaffold_turns": 9,
-        "conductor_instructions": 5,
-        "expert_calls": 20,
-        "scaffold_reasons": {"repeat": 4, "reserved": 5},
-        "final_by": {"conductor": 1, "max_turns": 2},
-        "conductor_turn_share": 0.4,
-        "conductor_instruction_share": 0.25,
-    }
+    from metasynth_hf.generation.agency import Agency, AgencyTotals
+
+    totals = AgencyTotals()  # three documents' ledgers, as the engine writes them
+    for turns, reasons, instructions, calls, ended in [
+        (3, {"repeat": 2}, 3, 7, "conductor"),
+        (2, {"repeat": 2, "reserved": 1}, 1, 6, "max_turns"),
+        (1, {"reserved": 4}, 1, 7, "max_turns"),
+    ]:
+        ledger = Agency(conductor_turns=turns, conductor_instructions=instructions, expert_calls=calls, final_by=ended)
+        for reason, n in reasons.items():
+            for _ in range(n):
+                ledger.scaffold(reason)
+        totals.add(ledger.to_dict())
+    agency = totals.to_dict()
     data["methods"].append(
         {**data["methods"][0], "label": "metasynth_keyword", "method": "metasynth", "agency": agency}
     )
