@@ -87,7 +87,17 @@ def _total_time(data: dict, cpt: dict | None) -> str:
     if cpt and cpt.get("wall_time_s") is not None:
         parts.append(cpt["wall_time_s"])
     names = "generation + scoring" + (" + CPT" if len(parts) == 3 else "")
-    return f"- whole comparison: {sum(parts) / 60:.1f} min ({names}) on this machine"
+    again = " by this invocation" if _resumed(data["methods"]) else ""
+    return f"- whole comparison: {sum(parts) / 60:.1f} min ({names}){again} on this machine"
+
+
+def _resumed(methods: list[dict]) -> str:
+    """How much of the corpora an earlier, interrupted invocation made (none: empty)."""
+    kept = sum(run["documents"] - run.get("generated", run["documents"]) for run in methods)
+    if not kept:
+        return ""
+    total = sum(run["documents"] for run in methods)
+    return f" (this invocation; {kept} of the {total} documents were kept from earlier, interrupted runs)"
 
 
 def _setup(data: dict, command: str) -> list[str]:
@@ -108,7 +118,7 @@ def _setup(data: dict, command: str) -> list[str]:
         f"- real text: {real['description']}; documents: {real['counts']}",
         f"- embeddings: `{metrics['embedding_model']}`; Task2Vec probe `{metrics['task2vec_probe']}`"
         f" ({metrics['task2vec_num_batches']} batches of {metrics['task2vec_batch_size']})",
-        f"- wall time: generation {data['generation_wall_time_s']} s, "
+        f"- wall time: generation {data['generation_wall_time_s']} s{_resumed(methods)}, "
         f"scoring {data['scoring_wall_time_s']} s"
         + (
             "; the methods were generated concurrently on one shared model, so their wall times below overlap"
@@ -129,8 +139,8 @@ def _cost(data: dict) -> list[str]:
         "tokens",
         "calls/doc",
         "completion tokens/doc",
-        "wall s",
         "s/doc",
+        "made by this run (wall s)",
         "fallbacks",
         "statuses",
     ]
@@ -138,6 +148,7 @@ def _cost(data: dict) -> list[str]:
     for run in data["methods"]:
         n = max(run["documents"], 1)
         statuses = ", ".join(f"{k}: {v}" for k, v in run["statuses"].items())
+        per_doc = run.get("doc_wall_time_s") or run["wall_time_s"] / n  # older JSON: the run's wall / docs
         rows.append(
             [
                 run["label"],
@@ -148,13 +159,20 @@ def _cost(data: dict) -> list[str]:
                 f"{run['tokens']} ({run['tokenizer']})",
                 f"{run['calls'] / n:.1f}",
                 f"{run['completion_tokens'] / n:.0f}",
-                f"{run['wall_time_s']:.0f}",
-                f"{run['wall_time_s'] / n:.1f}",
+                f"{per_doc:.1f}",
+                f"{run.get('generated', run['documents'])} ({run['wall_time_s']:.0f})",
                 str(run["fallbacks"]),
                 statuses,
             ]
         )
-    return ["## Generation cost", "", *_table(header, rows), "", *_agency(data)]
+    intro = (
+        "Calls and completion tokens count every document's model calls, from its provenance; "
+        "s/doc is the mean time one document took from its first call to its last (documents "
+        'overlap: lanes, and methods generated together). "Made by this run" counts the documents '
+        "this invocation generated, with its wall time; the others were kept from earlier, "
+        "interrupted runs of the same command (same fingerprint)."
+    )
+    return ["## Generation cost", "", intro, "", *_table(header, rows), "", *_agency(data)]
 
 
 def _agency(data: dict) -> list[str]:

@@ -12,10 +12,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from metasynth_hf.config import RunConfig
 from metasynth_hf.experiments.config import METHOD_SPECS, ExperimentConfig
@@ -24,6 +24,9 @@ from metasynth_hf.llm.accounting import MeteredChatModel, UsageMeter
 from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
 from metasynth_hf.llm.config import ModelConfig
+
+if TYPE_CHECKING:
+    from metasynth_hf.corpus.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +48,15 @@ class MethodRun:
     calls: int
     cache_hits: int
     completion_tokens: int
-    wall_time_s: float
+    wall_time_s: float  # this invocation's: a resumed corpus was partly made by earlier ones
     fallbacks: int
     statuses: dict[str, int]
     models: dict[str, str]
     prompt_hash: str
     fingerprint: str
     agency: dict[str, Any] = field(default_factory=dict)  # conductor methods only
+    generated: int = 0  # documents this invocation made (the rest were kept from an earlier run)
+    doc_wall_time_s: float = 0.0  # mean seconds one document took, from every record's provenance
     texts: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,26 +97,44 @@ class SharedRoles:
             self.models[role] = MeteredChatModel(inner, self.meter, role)
         return self.models[role]
 
-    def model_ids(self) -> dict[str, str]:
-        return {role: model.model_id for role, model in sorted(self.models.items())}
+
+def _texts(records: Sequence[Record]) -> list[str]:
+    return [r.text for r in records if r.text.strip()]
 
 
-def _texts(out_dir: Path) -> tuple[list[str], int]:
-    from metasynth_hf.corpus.shards import merged_records
-
-    records = merged_records([out_dir])
-    texts = [r.text for r in records if r.text.strip()]
-    return texts, len(records) - len(texts)
+def corpus_cost(records: Sequence[Record]) -> dict[str, Any]:
+    """What the whole corpus cost, from every record's provenance: model calls, completion
+    tokens, the mean seconds per document and the model of each role called. The run summary counts only the
+    documents its own invocation made, so a corpus resumed across sessions would look free."""
+    calls = completion = 0
+    seconds = 0.0
+    models: dict[str, str] = {}
+    for record in records:
+        prov = record.provenance_dict
+        models.update(prov.get("models", {}))
+        for tally in prov.get("tokens_by_role", {}).values():
+            calls += tally.get("calls", 0)
+            completion += tally.get("completion_tokens", 0)
+        seconds += float(prov.get("wall_time_s", 0.0))
+    return {
+        "calls": calls,
+        "completion_tokens": completion,
+        "doc_wall_time_s": round(seconds / len(records), 2) if records else 0.0,
+        "models": dict(sorted(models.items())),
+    }
 
 
 def corpus_texts(out_dir: Path) -> list[str]:
     """The non-empty documents of one method's output dir, in index order."""
-    return _texts(out_dir)[0]
+    from metasynth_hf.corpus.shards import merged_records
+
+    return _texts(merged_records([out_dir]))
 
 
 async def _run_method(
     label: str, config: RunConfig, backends: dict[ModelConfig, ChatModel], model: ChatModel | None
 ) -> MethodRun:
+    from metasynth_hf.corpus.shards import merged_records
     from metasynth_hf.generation.engine import generate
     from metasynth_hf.generation.prompts import PromptSet
 
@@ -125,8 +148,9 @@ async def _run_method(
     finally:
         roles.cache.close()
     wall = time.monotonic() - started
-    texts, empty = _texts(config.output_dir)
-    by_role = summary.by_role or {}
+    records = merged_records([config.output_dir])
+    texts = _texts(records)
+    cost = corpus_cost(records)
     method, kind = METHOD_SPECS[label]
     return MethodRun(
         label=label,
@@ -134,16 +158,18 @@ async def _run_method(
         seeds_kind=kind,
         output_dir=str(config.output_dir),
         documents=summary.documents,
-        empty_documents=empty,
+        empty_documents=len(records) - len(texts),
         tokens=summary.tokens,
         tokenizer=config.tokenizer,
-        calls=summary.calls,
+        calls=int(cost["calls"]),
         cache_hits=summary.cache_hits,
-        completion_tokens=sum(r.get("completion_tokens", 0) for r in by_role.values()),
+        completion_tokens=int(cost["completion_tokens"]),
         wall_time_s=round(wall, 2),
+        generated=summary.generated,
+        doc_wall_time_s=cost["doc_wall_time_s"],
         fallbacks=summary.fallbacks,
         statuses=summary.statuses,
-        models={r: m for r, m in roles.model_ids().items() if r in by_role},
+        models=cost["models"],
         prompt_hash=PromptSet(config.prompts_dir).hash,
         fingerprint=summary.fingerprint,
         agency=summary.agency,
