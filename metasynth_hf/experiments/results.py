@@ -160,7 +160,7 @@ def _cost(data: dict) -> list[str]:
                 f"{run['calls'] / n:.1f}",
                 f"{run['completion_tokens'] / n:.0f}",
                 f"{per_doc:.1f}",
-                f"{run.get('generated', run['documents'])} ({run['wall_time_s']:.0f})",
+                f"{run.get('generated', '–')} ({run['wall_time_s']:.0f})",
                 str(run["fallbacks"]),
                 statuses,
             ]
