@@ -304,10 +304,6 @@ def versus(reports: dict) -> list[str]:
     return ["## MetaSynth against each baseline", "", intro, "", *_table(header, rows), "", summary, ""]
 
 
-def _pct(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f}%"
-
-
 def _names(metrics: list[str]) -> str:
     return ", ".join(metrics) if metrics else "none"
 
@@ -326,14 +322,14 @@ def reading(data: dict) -> list[str]:
         turns = totals["conductor_turns"] + totals["scaffold_turns"]
         lines.append(
             f"- **{run['label']}**: the conductor chose the action in {totals['conductor_turns']} of {turns} "
-            f"turns ({_pct(totals['conductor_turn_share'])}) and wrote the instructions of "
+            f"turns ({cells['turn_share']}) and wrote the instructions of "
             f"{cells['instructions']} expert calls ({cells['instruction_share']}; the rest are "
             f"bookkeeping calls or the scaffold's); it ended {ended.get('conductor', 0)} of "
             f"{sum(ended.values())} documents itself ({cells['final_by']})."
         )
     table = verdicts(data["reports"])
-    for ms in dict.fromkeys(ms for ms, _ in table):
-        pairs = {base: by_metric for (m, base), by_metric in table.items() if m == ms}
+    for ms in dict.fromkeys(name for name, _ in table):
+        pairs = {base: by_metric for (name, base), by_metric in table.items() if name == ms}
         parts = []
         for base, by_metric in pairs.items():
             more = [m for m, v in by_metric.items() if v == "more"]

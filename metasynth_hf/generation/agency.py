@@ -145,6 +145,7 @@ def table_cells(totals: Mapping[str, Any]) -> dict[str, str]:
     reasons = ", ".join(f"{k} {v}" for k, v in totals.get("scaffold_reasons", {}).items()) or "none"
     return {
         "conductor_turns": f"{totals['conductor_turns']} of {turns} ({pct(totals['conductor_turn_share'])})",
+        "turn_share": pct(totals["conductor_turn_share"]),
         "scaffold_turns": f"{totals['scaffold_turns']} ({reasons})",
         "instructions": f"{totals['conductor_instructions']} of {totals['expert_calls']}",
         "instruction_share": pct(totals["conductor_instruction_share"]),
