@@ -23,6 +23,23 @@ class EndpointError(MetaSynthError):
         self.status = status
 
 
+class ContextLengthError(EndpointError):
+    """A prompt that does not fit the served model's context, even with a shorter reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        limit: int | None = None,
+        prompt_tokens: int | None = None,
+    ):
+        super().__init__(message, endpoint=endpoint, status=status)
+        self.limit = limit
+        self.prompt_tokens = prompt_tokens
+
+
 class ParseError(MetaSynthError, ValueError):
     """A model reply could not be parsed into the structure asked for."""
 

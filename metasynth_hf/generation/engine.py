@@ -115,7 +115,7 @@ def build_models(config: RunConfig, roles: tuple[str, ...], meter=None):
     from metasynth_hf.llm.factory import RoleModels
 
     configs = {role: config.conductor if role == "conductor" else config.expert_model for role in roles}
-    return RoleModels(configs, cache_path=config.resolved_cache_path, meter=meter)
+    return RoleModels(configs, cache_path=config.resolved_cache_path, meter=meter, share=config.num_shards)
 
 
 def _expand(seeder: Seeder, entry: InstanceEntry) -> None:

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from metasynth_hf.config_io import StrictConfig
 
-ServerKind = Literal["auto", "tgi", "openai", "llamacpp"]
+ServerKind = Literal["auto", "tgi", "vllm", "sglang", "llamacpp", "openai", "none"]
 
 
 class EndpointConfig(StrictConfig):
@@ -16,9 +16,16 @@ class EndpointConfig(StrictConfig):
 
     url: str = Field(description="Base URL, e.g. http://10.0.0.5:8080 (the /v1 path is added).")
     model: str = Field("tgi", description="Model name sent in the request; TGI ignores it.")
-    max_concurrency: int = Field(64, ge=1, description="Requests in flight on this endpoint.")
+    max_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Requests in flight on this endpoint at most (default: what the server states, TGI's "
+        "max_concurrent_requests shared among the run's shards, else the run's lanes); lowered while it is overloaded.",
+    )
     timeout_s: float = Field(300.0, gt=0, description="Per-request timeout in seconds.")
-    server_kind: ServerKind = Field("auto", description="Structured-output dialect; 'auto' probes the server once.")
+    server_kind: ServerKind = Field(
+        "auto", description="Server dialect (structured output, limits); 'auto' asks the server once."
+    )
     api_key_env: str | None = Field(
         None,
         description="Environment variable holding this endpoint's key (default: the HF token, sent only to Hugging Face hosts).",
@@ -48,6 +55,12 @@ class RetryConfig(StrictConfig):
     )
     max_cooldown_s: float = Field(
         30.0, ge=0, description="Longest rest of a benched endpoint (never past the retry budget)."
+    )
+    startup_timeout_s: float = Field(
+        120.0,
+        ge=0,
+        description="How long to wait, before the first call, for servers that refuse connections "
+        "(TGI and vLLM open their port only once the model is loaded).",
     )
 
 

@@ -8,6 +8,7 @@ calls together and an endpoint pool's concurrency limit covers all of them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from metasynth_hf.llm.accounting import MeteredChatModel, UsageMeter
 from metasynth_hf.llm.base import ChatModel
@@ -15,13 +16,14 @@ from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
 from metasynth_hf.llm.config import ModelConfig
 
 
-def build_backend(config: ModelConfig) -> ChatModel:
-    """The bare backend for one ModelConfig: an endpoint pool or the embedded model."""
+def build_backend(config: ModelConfig, *, share: int = 1) -> ChatModel:
+    """The bare backend for one ModelConfig: an endpoint pool or the embedded model. `share`:
+    how many processes (the shards of a run) share each server's stated concurrency limit."""
     if config.endpoints:
         from metasynth_hf.llm.endpoints import EndpointPool
 
         label = config.model if config.model != "smollm2" else config.endpoints[0].model
-        return EndpointPool(list(config.endpoints), config.retry, model_id=label)
+        return EndpointPool(list(config.endpoints), config.retry, model_id=label, share=share)
     from metasynth_hf.llm.local import LocalChatModel
 
     return LocalChatModel(
@@ -42,6 +44,7 @@ class RoleModels:
         *,
         cache_path: str | Path | None = None,
         meter: UsageMeter | None = None,
+        share: int = 1,
     ):
         self.meter = meter or UsageMeter()
         self.cache = ResponseCache(cache_path) if cache_path else None
@@ -50,7 +53,7 @@ class RoleModels:
         self.models: dict[str, ChatModel] = {}
         for role, config in configs.items():
             if config not in self._backends:
-                self._backends[config] = build_backend(config)
+                self._backends[config] = build_backend(config, share=share)
             model: ChatModel = self._backends[config]
             if self.cache is not None:
                 model = CachedChatModel(model, self.cache)
@@ -81,12 +84,16 @@ class RoleModels:
                     out.setdefault("conductor" if role == "conductor" else "experts", served)
         return out
 
-    def backend_stats(self) -> dict[str, dict[str, int]]:
-        """What each backend that keeps statistics did (the embedded engine: prefill saved, ...)."""
-        out = {}
+    def backend_stats(self) -> dict[str, dict[str, Any]]:
+        """What each backend did: the embedded engine its prefill saved, an endpoint pool per
+        endpoint its server kind, structured-output mode and tallies, limits and concurrency."""
+        out: dict[str, dict[str, Any]] = {}
         for backend in self._backends.values():
             stats = getattr(backend, "stats", None)
-            if isinstance(stats, dict) and stats:
+            report = getattr(backend, "report", None)
+            if callable(report):
+                out[backend.model_id] = {"endpoints": report()}
+            elif isinstance(stats, dict) and stats:
                 out[backend.model_id] = dict(stats)
         return out
 

@@ -134,6 +134,13 @@ def test_a_single_endpoint_is_never_benched(proxy):
     assert endpoint.benched_until == 0.0 and endpoint.consecutive_failures == 0
 
 
+#: TGI's answer to a JSON grammar it cannot compile (router/src/validation.rs, server.rs: 422).
+GRAMMAR_REFUSED = {
+    "error": "Input validation error: Grammar must have a 'properties' field",
+    "error_type": "validation",
+}
+
+
 def test_server_rejecting_structured_output_gets_plain_requests(proxy):
     schema = {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}
     params = SamplingParams(max_tokens=16, temperature=0, seed=0, json_schema=schema)
@@ -141,11 +148,40 @@ def test_server_rejecting_structured_output_gets_plain_requests(proxy):
     async def run():
         pool = EndpointPool([EndpointConfig(url=proxy.url, model=MODEL_ALIAS, server_kind="tgi")], FAST_RETRY)
         try:
-            proxy.set_script([("status", 422)])
+            proxy.set_script([("status", 422, {}, GRAMMAR_REFUSED)])
             reply = await pool.chat(MESSAGES, params)
-            return reply, pool.endpoints[0].server_kind
+            return reply, pool.endpoints[0]
         finally:
             await pool.aclose()
 
-    reply, kind = asyncio.run(run())
-    assert reply.text.strip() and kind == "none" and proxy.received == 2
+    reply, endpoint = asyncio.run(run())
+    assert reply.text.strip() and endpoint.server_kind == "none" and proxy.received == 2
+    report = endpoint.report()
+    assert report["structured_calls"] == {"constrained": 0, "unconstrained": 1, "rejected": 1}
+    assert "Grammar must have a 'properties' field" in report["lost_constraint"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "Input validation error: `top_p` must be > 0.0 and < 1.0", "error_type": "validation"},
+        {"error": "injected fault", "error_type": "validation"},
+    ],
+    ids=["top_p", "other"],
+)
+def test_a_422_that_is_not_about_the_grammar_keeps_structured_output(proxy, body):
+    schema = {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}
+    params = SamplingParams(max_tokens=16, temperature=0, seed=0, json_schema=schema)
+
+    async def run():
+        pool = EndpointPool([EndpointConfig(url=proxy.url, model=MODEL_ALIAS, server_kind="llamacpp")], FAST_RETRY)
+        try:
+            proxy.set_script([("status", 422, {}, body)])
+            with pytest.raises(EndpointError, match="refused the request"):
+                await pool.chat(MESSAGES, params)
+            return pool.endpoints[0]
+        finally:
+            await pool.aclose()
+
+    endpoint = asyncio.run(run())
+    assert endpoint.server_kind == "llamacpp" and proxy.received == 1

@@ -1,8 +1,11 @@
 """A loopback HTTP proxy that injects faults in front of a real OpenAI-compatible server.
 
-Each incoming request takes the next action from a script (then `pass` forever):
+Each incoming POST (a model call) takes the next action from a script (then `pass` forever);
+GETs (the client's questions about the server: /info, /props, /v1/models) are forwarded as they
+are and counted in `probes`, so a script's faults land on calls:
   ("pass",)                       forward to the upstream server
-  ("status", code, headers)       answer with that status and a JSON error body
+  ("status", code, headers[, body]) answer with that status and a JSON error body (TGI's
+                                  shape by default; `body` a dict to send instead)
   ("slow", seconds)               wait, then forward (to exceed a client timeout)
   ("reset",)                      abort the TCP connection without a response
   ("truncate",)                   forward, but send only half of the body, then close
@@ -13,6 +16,7 @@ It runs its own event loop in a thread so synchronous and asyncio tests can use 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections import deque
@@ -33,6 +37,7 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.script: deque[tuple] = deque(script or [])
         self.received = 0
+        self.probes = 0
         self.by_action: dict[str, int] = {}
         self.headers_seen: list[dict[str, str]] = []  # every request's headers, in order
         self._lock = threading.Lock()
@@ -95,7 +100,9 @@ class FaultProxy:
         method, path, headers, body = request
         with self._lock:
             self.headers_seen.append(dict(headers))
-        action = self._next_action()
+            if method == "GET":
+                self.probes += 1
+        action = self._next_action() if method != "GET" else ("pass",)
         kind = action[0]
         if kind == "reset":
             sock = writer.get_extra_info("socket")
@@ -104,7 +111,8 @@ class FaultProxy:
             return False
         if kind == "status":
             code, extra = action[1], action[2] if len(action) > 2 else {}
-            payload = b'{"error": "injected fault", "error_type": "overloaded"}'
+            body = action[3] if len(action) > 3 else {"error": "injected fault", "error_type": "injected"}
+            payload = json.dumps(body).encode()
             await _write(writer, code, payload, extra)
             return True
         if kind == "garbage":
