@@ -249,11 +249,14 @@ def test_a_closed_port_fails_within_seconds_with_one_line(tmp_path, capsys):
             str(tmp_path),
             "--endpoint",
             f"http://127.0.0.1:{free_port()}",
+            "--set",
+            "conductor.retry.startup_timeout_s=0",  # not waiting for a server that may be loading
         ]
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and time.monotonic() - started < 15
     assert len(err) == 1 and "no endpoint accepts connections" in err[0] and "start the server" in err[0]
+    assert "retry.startup_timeout_s" in err[0]
 
 
 def test_shard_out_of_range_names_the_fix():

@@ -186,6 +186,7 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
     lines = ["", made]
     if summary.get("agency"):
         lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])}; the scaffold decided the rest.")
+    lines.extend(describe_endpoints(summary.get("backends", {})))
     lines.append(f"  corpus:     {parquet or out} (shards and provenance in {out})")
     if stats:
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
@@ -198,6 +199,30 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
             "For a real corpus, point the same run at a TGI endpoint: --endpoint http://HOST:8080"
         )
     return "\n".join(lines)
+
+
+def describe_endpoints(backends: dict[str, Any]) -> list[str]:
+    """One line per endpoint: what server it is, how its structured calls went, what it admitted;
+    and a line of its own when a server refused structured output, with the server's reason."""
+    lines = []
+    for backend in backends.values():
+        for url, e in (backend.get("endpoints") or {}).items():
+            calls = e["structured_calls"]
+            conc = e["concurrency"]
+            line = (
+                f"  endpoint {url}: {e['server_kind']}, {e['sent']} requests; structured calls "
+                f"{calls['constrained']} constrained, {calls['unconstrained']} unconstrained"
+                f"{', ' + str(calls['rejected']) + ' refused' if calls['rejected'] else ''}; "
+                f"admitted {conc['admitted']} at once"
+            )
+            if conc["overloads"]:
+                line += f" (overloaded {conc['overloads']} times, lowest {conc['lowest']})"
+            if e.get("max_tokens_fitted"):
+                line += f"; max_tokens fitted to the context on {e['max_tokens_fitted']} calls"
+            lines.append(line)
+            if e.get("lost_constraint"):
+                lines.append(f"  structured output lost on {url}: the server refused it ({e['lost_constraint']})")
+    return lines
 
 
 def _export(config: RunConfig) -> str | None:

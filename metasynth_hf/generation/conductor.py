@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metasynth_hf.config import SamplingConfig
-from metasynth_hf.errors import MetaSynthError, ParseError
+from metasynth_hf.errors import ContextLengthError, MetaSynthError, ParseError
 from metasynth_hf.generation.agency import Agency, unusable_instructions
 from metasynth_hf.generation.calls import Caller, DocTrace, TokenBudgetExhausted
 from metasynth_hf.generation.memory import ConductorMemory, Summarize
@@ -261,14 +261,30 @@ class ConductorLoop:
         return turn_
 
     async def _ask(self, messages: list[Message], turn: int, attempt: int) -> str:
-        return await self.caller(
-            "conductor",
-            messages,
-            self.conductor_sampling,
-            turn=turn,
-            attempt=attempt,
-            json_schema=self.schema,
-        )
+        """The conductor's reply. A prompt the server says is too long for its context has its
+        oldest memory condensed (counted in provenance) and goes again; one that cannot be
+        shortened more ends the run with the server's one-line error."""
+        in_memory = len(self.memory.messages())
+        for _ in range(3):
+            try:
+                return await self.caller(
+                    "conductor",
+                    messages,
+                    self.conductor_sampling,
+                    turn=turn,
+                    attempt=attempt,
+                    json_schema=self.schema,
+                )
+            except ContextLengthError as exc:
+                if not (exc.limit and exc.prompt_tokens):
+                    raise
+                room = exc.limit - self.conductor_sampling.max_tokens
+                if not self.memory.shrink(0.9 * room / exc.prompt_tokens):
+                    raise
+                await self.memory.fit(self.summarize)
+                messages = self.memory.messages() + messages[in_memory:]
+                in_memory = len(self.memory.messages())
+        raise ContextLengthError("the conductor's prompt still does not fit the context after condensing its memory")
 
     async def call_expert(
         self,

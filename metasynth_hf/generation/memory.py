@@ -36,6 +36,7 @@ class ConductorMemory:
         self.turns: list[tuple[str, str]] = []
         self.condensed_turns = 0
         self.summary_calls = 0
+        self.context_fits = 0  # times the server said the prompt did not fit its context
         self.prompts = prompts
         self.clip_mark = "\n" + prompts.render("conductor/clip_mark")
 
@@ -57,6 +58,18 @@ class ConductorMemory:
 
     def size(self) -> int:
         return sum(approx_tokens(m["content"]) + 4 for m in self.messages())
+
+    def shrink(self, factor: float) -> bool:
+        """Lower the budget to `factor` of today's size (the server counted the prompt and it did
+        not fit its context); False when nothing is left to condense."""
+        if not self.turns or factor <= 0:
+            return False
+        budget = int(self.size() * min(factor, 0.95))
+        if budget <= approx_tokens(self.system) + approx_tokens(self.task):
+            return False
+        self.max_tokens = min(self.max_tokens, budget)
+        self.context_fits += 1
+        return True
 
     async def fit(self, summarize: Summarize | None) -> None:
         """Condense the oldest turns until the history fits (the latest turn always stays)."""

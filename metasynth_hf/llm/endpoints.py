@@ -43,7 +43,8 @@ HF_HOST_SUFFIXES = ("huggingface.co", "huggingface.cloud", "hf.space")
 CONNECTIONS_PER_CLIENT = 64
 #: Requests in flight when neither the config nor the server sets a limit (the run's lanes bound it).
 UNBOUNDED = 4096
-#: The fewest reply tokens worth asking for when a prompt leaves little room in the context.
+#: The fewest reply tokens worth asking for when a prompt leaves little room in the context
+#: (and never fewer than half of those asked).
 MIN_REPLY_TOKENS = 16
 
 
@@ -569,8 +570,8 @@ def _fit_max_tokens(failure: Failure, asked: int) -> int | None:
     if failure.context_limit is None or failure.prompt_tokens is None:
         return None
     room = failure.context_limit - failure.prompt_tokens
-    if room < min(MIN_REPLY_TOKENS, asked) or room >= asked:
-        return None
+    if room < max(MIN_REPLY_TOKENS, asked // 2) or room >= asked:
+        return None  # less than half the reply asked: shortening the prompt is the better fix
     return room
 
 

@@ -115,6 +115,8 @@ class MetaSynthProducer(Producer):
             "instance": entry.instance_fields(),
             "memory": {"condensed_turns": loop.memory.condensed_turns, "summary_calls": loop.memory.summary_calls},
         }
+        if loop.memory.context_fits:  # the server's context was too short for the memory budget
+            prov["memory"]["context_fits"] = loop.memory.context_fits
         record = Record(
             id=entry.id,
             text=text,
