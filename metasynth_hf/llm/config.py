@@ -8,6 +8,8 @@ from pydantic import Field, field_validator, model_validator
 
 from metasynth_hf.config_io import StrictConfig
 
+#: The placeholder model name of an endpoint (TGI ignores the field).
+DEFAULT_MODEL = "tgi"
 ServerKind = Literal["auto", "tgi", "vllm", "sglang", "llamacpp", "openai", "none"]
 
 
@@ -15,7 +17,11 @@ class EndpointConfig(StrictConfig):
     """One OpenAI-compatible server (TGI, vLLM, llama.cpp, ...)."""
 
     url: str = Field(description="Base URL, e.g. http://10.0.0.5:8080 (the /v1 path is added).")
-    model: str = Field("tgi", description="Model name sent in the request; TGI ignores it.")
+    model: str = Field(
+        "tgi",
+        description="Model name sent in the request; TGI ignores it, and with the default the model a "
+        "server lists as its only one is sent (vLLM refuses names it does not serve).",
+    )
     max_concurrency: int | None = Field(
         None,
         ge=1,

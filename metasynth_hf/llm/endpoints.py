@@ -23,11 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from huggingface_hub import AsyncInferenceClient, get_token
+from huggingface_hub.errors import HfHubHTTPError
 
 from metasynth_hf.errors import ContextLengthError, EndpointError
 from metasynth_hf.llm.admission import Admission
 from metasynth_hf.llm.base import Message, Reply, SamplingParams, Usage
-from metasynth_hf.llm.config import EndpointConfig, RetryConfig
+from metasynth_hf.llm.config import DEFAULT_MODEL, EndpointConfig, RetryConfig
 from metasynth_hf.llm.dialects import DIALECTS, Dialect, Probe, RequestNotAdmitted, ServerLimits, detect, probe_server
 from metasynth_hf.llm.errors_http import Failure, MalformedReply, classify
 from metasynth_hf.llm.http import allow_endpoint
@@ -106,11 +107,12 @@ class Endpoint:
         self.changed = changed or asyncio.Event()  # set on every health change: waiters wake
         self.dialect: Dialect | None = None if config.server_kind == "auto" else DIALECTS[config.server_kind]
         self.limits = ServerLimits()
+        self.request_model = config.model  # the `model` field of each request
         self.probe: Probe | None = None
         self._probe_lock = asyncio.Lock()
         self.sent = 0
         self.structured = {"constrained": 0, "unconstrained": 0, "rejected": 0}
-        self.lost_constraint = ""  # why structured output was turned off, if it was
+        self.lost_constraint = ""  # why structured output was turned off, if it was (then plain requests)
         self.max_tokens_fitted = 0
 
     @property
@@ -196,6 +198,10 @@ class Endpoint:
         if self.dialect is None:
             self.dialect = detected
         self.limits = detected.limits(probe)
+        listed = served_models(probe)
+        if self.config.model == DEFAULT_MODEL and detected.name != "tgi" and len(listed) == 1:
+            # vLLM and most OpenAI servers answer 404 to a model name they do not serve; TGI ignores it
+            self.request_model = listed[0]
         cap = self.limits.max_concurrent_requests
         if cap:  # the server's own admission limit, shared by the processes of one run
             mine = max(1, cap // self.share)
@@ -220,7 +226,7 @@ class Endpoint:
 
     def lose_constraint(self, failure: Failure) -> None:
         """The server refused our structured-output request: plain requests from now on (once)."""
-        if self.dialect is not None and self.dialect.name == "none":
+        if self.lost_constraint or (self.dialect is not None and self.dialect.name == "none"):
             return
         self.lost_constraint = f"{failure.label}: {failure.message}"[:300]
         logger.warning(
@@ -229,7 +235,6 @@ class Endpoint:
             self.url,
             self.lost_constraint,
         )
-        self.dialect = DIALECTS["none"]
 
     def _client(self) -> int:
         """The least busy HTTP client, a new one when all carry CONNECTIONS_PER_CLIENT."""
@@ -246,9 +251,10 @@ class Endpoint:
         """One attempt; raises AttemptError for what the server or the transport did wrong."""
         await self.ensure_probed()
         assert self.dialect is not None
-        dialect = self.dialect if params.json_schema is not None else DIALECTS["none"]
+        server = self.dialect  # its validation rules apply to every request
+        dialect = server if params.json_schema is not None and not self.lost_constraint else DIALECTS["none"]
         try:
-            kwargs: dict[str, Any] = dialect.sampling(params, self.limits)
+            kwargs: dict[str, Any] = server.sampling(params, self.limits)
         except RequestNotAdmitted as exc:
             raise EndpointError(f"endpoint {self.url} would refuse the request: {exc}", endpoint=self.url) from None
         if max_tokens is not None:
@@ -282,12 +288,12 @@ class Endpoint:
         pick = self._client()
         self._client_active[pick] += 1
         try:
-            out = await self.clients[pick].chat_completion(messages, model=self.config.model, **kwargs)
+            out = await self.clients[pick].chat_completion(messages, model=self.request_model, **kwargs)
             choice = out.choices[0]
             text = choice.message.content
             usage = out.usage
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, json.JSONDecodeError):
+            if isinstance(exc, json.JSONDecodeError | HfHubHTTPError):  # BadRequestError is a ValueError too
                 raise
             # huggingface_hub parses the body into dataclasses: a truncated or foreign body ends here
             raise MalformedReply(f"malformed response body ({type(exc).__name__}: {exc})") from exc
@@ -302,7 +308,7 @@ class Endpoint:
                 getattr(usage, "prompt_tokens", 0) or 0,
                 getattr(usage, "completion_tokens", 0) or 0,
             ),
-            model=out.model or self.config.model,
+            model=out.model or self.request_model,
             latency_s=time.monotonic() - started,
             endpoint=self.url,
             finish_reason=choice.finish_reason,
@@ -312,7 +318,11 @@ class Endpoint:
         """What this endpoint is and did: for the run summary and its closing lines."""
         return {
             "server_kind": self.server_kind or "unknown",
-            "structured_output": self.dialect.mode if self.dialect else "unknown",
+            "structured_output": (
+                f"off after the server refused it ({self.dialect.mode if self.dialect else 'unknown'} before)"
+                if self.lost_constraint
+                else (self.dialect.mode if self.dialect else "unknown")
+            ),
             "structured_calls": dict(self.structured),
             "lost_constraint": self.lost_constraint or None,
             "limits": self.limits.to_dict(),

@@ -155,7 +155,7 @@ def test_server_rejecting_structured_output_gets_plain_requests(proxy):
             await pool.aclose()
 
     reply, endpoint = asyncio.run(run())
-    assert reply.text.strip() and endpoint.server_kind == "none" and proxy.received == 2
+    assert reply.text.strip() and endpoint.server_kind == "tgi" and proxy.received == 2
     report = endpoint.report()
     assert report["structured_calls"] == {"constrained": 0, "unconstrained": 1, "rejected": 1}
     assert "Grammar must have a 'properties' field" in report["lost_constraint"]
