@@ -206,7 +206,7 @@ def build_card(
         license_source=facts.get("license_source", "as given to `metasynth push --license`"),
         models=models,
         citation=CITATION,
-        reproduce=facts.get("reproduce", "metasynth generate --config metasynth_run.yaml"),
+        reproduce=facts.get("reproduce", ""),
         reproduce_files=facts.get("reproduce_files", ""),
     )
 

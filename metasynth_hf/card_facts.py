@@ -77,16 +77,18 @@ def choose_license(requested: str | None, models: list[dict[str, str]]) -> tuple
 
 def reproduce(out_dir: Path) -> dict[str, str]:
     """The commands that remake the corpus from the files published with it: generate, then
-    (for a cleaned corpus) clean with the settings it was cleaned with."""
+    (for a cleaned corpus) clean with the settings it was cleaned with. None without the run's
+    config file: the card then says so instead of naming a file that is not there."""
+    if not (out_dir / RUN_CONFIG_FILE).is_file():
+        return {"reproduce": "", "reproduce_files": ""}
     name = shlex.quote(out_dir.name)
-    cleaned = (out_dir / CLEAN_REPORT_FILE).is_file()
-    files = [f"`{f}`" for f in (RUN_CONFIG_FILE, CLEAN_CONFIG_FILE if cleaned else "") if f]
-    if (out_dir / RUN_CONFIG_FILE).is_file():
-        generate = f"metasynth generate --config {RUN_CONFIG_FILE} --out {'generated' if cleaned else name}"
-    else:
-        generate = "# the run config was not published with this corpus: its settings are described above"
-        files = files[1:]
-    lines = [generate]
-    if cleaned:
-        lines.append(f"metasynth clean generated --out {name} --config {CLEAN_CONFIG_FILE}")
-    return {"reproduce": "\n".join(lines), "reproduce_files": " and ".join(files)}
+    if not (out_dir / CLEAN_REPORT_FILE).is_file():
+        return {
+            "reproduce": f"metasynth generate --config {RUN_CONFIG_FILE} --out {name}",
+            "reproduce_files": f"`{RUN_CONFIG_FILE}`",
+        }
+    return {
+        "reproduce": f"metasynth generate --config {RUN_CONFIG_FILE} --out generated\n"
+        f"metasynth clean generated --out {name} --config {CLEAN_CONFIG_FILE}",
+        "reproduce_files": f"`{RUN_CONFIG_FILE}` and `{CLEAN_CONFIG_FILE}`",
+    }

@@ -175,3 +175,10 @@ def test_the_packaged_template_is_the_checkout_template():
 
     root = Path(__file__).resolve().parents[2]
     assert (root / "metasynth_hf" / "data" / TEMPLATE_NAME).read_text() == (root / TEMPLATE_NAME).read_text()
+
+
+def test_a_run_without_its_config_names_no_file_to_reproduce_from(tmp_path):
+    run = make_run_dir(tmp_path / "run")
+    (run / "metasynth_run.yaml").unlink()
+    text = (stage(run, tmp_path / "s") / "README.md").read_text()
+    assert "no command to remake it" in text and "metasynth_run.yaml" not in text
