@@ -1,13 +1,14 @@
-"""The dataset card: facts gathered from a generated output dir, rendered from the template.
+"""The dataset card: facts gathered from a corpus folder, rendered from the template.
 
 Statistics go three ways: the card's YAML (`DatasetCardData` extra keys `metasynth` and
 `diversity`, machine-readable on the Hub), the card's Markdown tables, and `diversity.json`.
+Every number describes the rows published with the card (`metasynth_hf.hub.stage` matches the
+statistics to them); other corpora appear only as labelled comparison columns.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -15,11 +16,32 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from metasynth_hf.card_text import (
+    CONDUCTOR_METHODS,
+    EXAMPLE_CHARS,
+    EXAMPLE_PROVENANCE_CHARS,
+    MIN_DOCUMENTS_FOR_PLOTS,
+    counted,
+    cut_text,
+    diversity_markdown,
+    example_json,
+    model_entries,
+    removed_text,
+    role_label,
+    small_models_text,
+    token_histogram,
+    writers_text,
+)
+from metasynth_hf.corpus.records import FIELD_MEANINGS
 from metasynth_hf.generation.agency import table_cells
-from metasynth_hf.generation.methods import conductor_methods, producer_class
+from metasynth_hf.generation.methods import producer_class
 from metasynth_hf.paper import CITATION
 
 TEMPLATE_NAME = "dataset_card_template.md"
+PLOT_TITLES = {
+    "diversity_panels.png": "diversity metrics, this corpus beside the corpora scored with it",
+    "embedding_map.png": "document embeddings (PCA)",
+}
 
 _SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
 
@@ -37,46 +59,6 @@ def size_category(n: int) -> str:
         if n < bound:
             return label
     return "1M<n<10M"
-
-
-def token_histogram(counts: list[int], bins: int = 8) -> list[dict[str, Any]]:
-    """Equal-width bins over tokens per document, each with a text bar."""
-    if not counts:
-        return []
-    low, high = min(counts), max(counts)
-    width = max(1, math.ceil((high - low + 1) / bins))
-    tally = [0] * bins
-    for c in counts:
-        tally[min((c - low) // width, bins - 1)] += 1
-    peak = max(tally)
-    rows = []
-    for i, n in enumerate(tally):
-        start = low + i * width
-        rows.append({"range": f"{start}–{start + width - 1}", "count": n, "bar": "█" * round(20 * n / peak)})
-    return rows
-
-
-def diversity_markdown(reports: Mapping[str, dict]) -> str:
-    """Metrics as rows, corpora as columns; arrows give the direction of more diverse."""
-    names = list(reports)
-    metrics: list[str] = []
-    for report in reports.values():
-        metrics += [m for m in report.get("metrics", {}) if m not in metrics]
-    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for metric in metrics:
-        direction = next(r["metrics"][metric]["direction"] for r in reports.values() if metric in r["metrics"])
-        cells = []
-        for name in names:
-            entry = reports[name]["metrics"].get(metric)
-            value = entry.get("value") if entry else None
-            cells.append("–" if value is None else f"{value:.4f}")
-        arrow = "↑" if direction == "higher" else "↓"
-        lines.append(f"| {metric} {arrow} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-#: Methods whose documents come out of a conductor loop (the others are one templated call).
-CONDUCTOR_METHODS = conductor_methods()
 
 
 def method_text(facts: Mapping[str, Any]) -> str:
@@ -108,6 +90,45 @@ def _headline_metrics(reports: Mapping[str, dict], main: str | None) -> dict[str
     return {k: v["value"] for k, v in report.get("metrics", {}).items() if v.get("value") is not None}
 
 
+def _cleaning_yaml(cleaning: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not cleaning:
+        return {}
+    keys = ("input_documents", "kept_documents", "removed_by_rule")
+    return {k: cleaning[k] for k in keys if k in cleaning}
+
+
+def _card_data(facts: Mapping[str, Any], counts: list[int], cleaning, headline, models) -> DatasetCardData:
+    domain, method = facts["domain"], facts["method"]
+    return DatasetCardData(
+        language=["en"],
+        license=facts.get("license", "other"),
+        pretty_name=facts.get("pretty_name") or f"MetaSynth {domain} ({method})",
+        task_categories=["text-generation"],
+        size_categories=[size_category(len(counts))],
+        tags=list(dict.fromkeys(["synthetic", "metasynth", domain, method])),
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        metasynth={
+            "method": method,
+            "domain": domain,
+            "fingerprint": facts["fingerprint"],
+            **({"rows_fingerprint": facts["rows_fingerprint"]} if facts.get("rows_fingerprint") else {}),
+            "prompt_set": facts["prompt_set"],
+            **(
+                {"conductor_model": facts["conductor_model"], "expert_model": facts["expert_model"]}
+                if method in CONDUCTOR_METHODS
+                else {"model": facts["expert_model"]}
+            ),
+            "model_licenses": {m["id"]: m["license"] for m in models if m["license"]},
+            "documents": len(counts),
+            "tokens": sum(counts),
+            "data_files": len(facts.get("data_files") or []) or facts.get("shards", 1),
+            "cleaning": _cleaning_yaml(cleaning),
+            **({"agency": dict(facts["agency"])} if facts.get("agency") else {}),
+        },
+        diversity=headline,
+    )
+
+
 def build_card(
     facts: Mapping[str, Any],
     counts: list[int],
@@ -115,73 +136,89 @@ def build_card(
     reports: Mapping[str, dict] | None = None,
     main_corpus: str | None = None,
     plots: Sequence[str] = (),
-    cleaning: Mapping[str, int] | None = None,
+    cleaning: Mapping[str, Any] | None = None,
     repo_id: str | None = None,
     comparison: str = "",
 ) -> DatasetCard:
-    """Render the card; `facts` come from `metasynth_hf.hub.gather_facts`, `counts` are the
-    documents' token counts, `comparison` a `metasynth compare` results section (markdown)."""
+    """Render the card. `facts` come from `metasynth_hf.hub.gather_facts` (plus what staging
+    adds: data files, an example record, statuses, licence), `counts` are the published
+    documents' token counts, `reports` the statistics of these rows (`main_corpus`) and of the
+    corpora scored with them, `cleaning` the corpus's clean_report.json, `comparison` a
+    `metasynth compare` results section (markdown)."""
     domain, method = facts["domain"], facts["method"]
-    headline = _headline_metrics(reports or {}, main_corpus)
-    card_data = DatasetCardData(
-        language=["en"],
-        license=facts.get("license", "other"),
-        pretty_name=facts.get("pretty_name") or f"MetaSynth {domain} ({method})",
-        task_categories=["text-generation"],
-        size_categories=[size_category(len(counts))],
-        tags=list(dict.fromkeys(["synthetic", "metasynth", domain, method])),
-        metasynth={
-            "method": method,
-            "domain": domain,
-            "fingerprint": facts["fingerprint"],
-            "prompt_set": facts["prompt_set"],
-            **(
-                {"conductor_model": facts["conductor_model"], "expert_model": facts["expert_model"]}
-                if method in CONDUCTOR_METHODS
-                else {"model": facts["expert_model"]}
-            ),
-            "documents": len(counts),
-            "tokens": sum(counts),
-            "cleaning": dict(cleaning or {}),
-            **({"agency": dict(facts["agency"])} if facts.get("agency") else {}),
-        },
-        diversity=headline,
-    )
+    reports = reports or {}
+    main = main_corpus if main_corpus in reports else next(iter(reports), None)
+    models = model_entries(facts)
+    card_data = _card_data(facts, counts, cleaning, _headline_metrics(reports, main), models)
+    n = len(counts)
+    generated = f", {cleaning['kept_documents']} kept of {cleaning['input_documents']} generated" if cleaning else ""
+    files = facts.get("data_files") or []
     return DatasetCard.from_template(
         card_data,
         template_path=str(template_path()),
         pretty_name=card_data.pretty_name,
         summary=facts.get("summary")
-        or f"{len(counts)} synthetic {domain} documents ({sum(counts)} tokens) made with `{method}`"
+        or f"{n} synthetic {domain} documents ({sum(counts)} tokens{generated}) made with `{method}`"
         + (f", published as `{repo_id}`." if repo_id else "."),
         method_text=method_text(facts),
+        fields=list(FIELD_MEANINGS.items()),
+        data_files=f"{len(files)} parquet file(s) under `data/`" if files else "parquet files under `data/`",
+        example=example_json(facts.get("example")),
+        example_chars=EXAMPLE_CHARS,
+        example_provenance_chars=EXAMPLE_PROVENANCE_CHARS,
         has_conductor=method in CONDUCTOR_METHODS,
         agency=agency_rows(facts.get("agency") or {}),
         domain=domain,
         method=method,
         seeds=facts.get("seeds", "keyword"),
-        conductor_model=facts["conductor_model"],
-        expert_model=facts["expert_model"],
+        conductor_model=role_label(models, "conductor"),
+        expert_model=role_label(models, "expert" if method in CONDUCTOR_METHODS else "writer"),
         experts=", ".join(facts.get("experts", [])) or "–",
         prompt_set=facts["prompt_set"],
         fingerprint=facts["fingerprint"],
-        shards=facts.get("shards", 1),
         calls=facts.get("calls", 0),
         cache_hits=facts.get("cache_hits", 0),
         fallbacks=facts.get("fallbacks", 0),
-        num_documents=len(counts),
+        statuses=counted(facts.get("statuses") or {}),
+        num_documents=n,
         num_tokens=sum(counts),
-        mean_tokens=round(sum(counts) / len(counts), 1) if counts else 0,
+        mean_tokens=round(sum(counts) / n, 1) if counts else 0,
         min_tokens=min(counts, default=0),
         max_tokens=max(counts, default=0),
-        token_histogram=token_histogram(counts),
-        cleaning=dict(cleaning or {}),
-        diversity_table=diversity_markdown(reports) if reports else "",
-        plots=list(plots),
+        token_histogram=token_histogram(counts) if n >= MIN_DOCUMENTS_FOR_PLOTS else [],
+        cleaning=_cleaning_values(cleaning),
+        clean_config=facts.get("clean_config"),
+        diversity_table=diversity_markdown(reports, main) if reports else "",
+        rows_fingerprint=facts.get("rows_fingerprint", "?"),
+        main_corpus=main,
+        other_corpora=", ".join(
+            f"{name} ({r.get('num_documents', '?')} documents{', real text' if r.get('is_reference') else ''})"
+            for name, r in reports.items()
+            if name != main
+        ),
+        plots=[(p, PLOT_TITLES.get(Path(p).name, Path(p).stem)) for p in plots],
         comparison=comparison.strip(),
+        writers=writers_text(models),
+        small_models=small_models_text(models),
+        cut_text=cut_text(facts, n),
+        removed_text=removed_text(cleaning),
+        license=card_data.license,
+        license_source=facts.get("license_source", "as given to `metasynth push --license`"),
+        models=models,
         citation=CITATION,
-        reproduce=facts.get("reproduce", "metasynth generate --config metasynth_run.yaml"),
+        reproduce=facts.get("reproduce", ""),
+        reproduce_files=facts.get("reproduce_files", ""),
     )
+
+
+def _cleaning_values(cleaning: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not cleaning:
+        return {}
+    return {
+        **cleaning,
+        "removed_by_rule": dict(cleaning.get("removed_by_rule") or {}),
+        "rules": ", ".join(cleaning.get("rules_applied") or []) or "none",
+    }
 
 
 def load_reports(path: Path) -> dict[str, dict]:

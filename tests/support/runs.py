@@ -21,11 +21,11 @@ def record(i: int, text: str, fp_method: str = "metasynth") -> Record:
     )
 
 
-def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp1") -> Path:
+def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp1", method: str = "metasynth") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     fields = {
         "domain": "finance",
-        "method": "metasynth",
+        "method": method,
         "seeds": {"kind": "keyword"},
         "conductor_model": {"model": "smollm2", "endpoint_models": []},
         "expert_model": {"model": "smollm2", "endpoint_models": []},
@@ -35,7 +35,7 @@ def make_run_dir(root: Path, n: int = 4, shards: int = 2, fingerprint: str = "fp
     (root / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint, "fields": fields}))
     for k in range(shards):
         lines = [
-            record(i, f"Document {i} about bonds, yields and duration risk.").to_json()
+            record(i, f"Document {i} about bonds, yields and duration risk.", method).to_json()
             for i in range(n)
             if i % shards == k
         ]
