@@ -1,4 +1,4 @@
-"""Diversity metrics as dataset statistics (see ../shared/DIVERSITY.md for the definitions).
+"""Diversity metrics as dataset statistics (each module says what it computes and its reference).
 
 Each metric is a plain function over texts or embeddings; `report.diversity_report` runs the
 suite on one corpus and `report.compare_corpora` on several. Heavy dependencies (faiss,
