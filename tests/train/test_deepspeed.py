@@ -120,7 +120,9 @@ def trained(request, inputs, tmp_path_factory) -> Path:
     command = [ACCELERATE, "launch", "--config_file", str(CONFIGS / request.param), "--num_processes", "2"]
     command += ["--main_process_port", str(free_port()), "-m", "metasynth_hf.train"]
     command += ["--config", str(RECIPES / "tiny" / "cpt.yaml"), *train_options(inputs, tmp / "out")]
-    check(subprocess.run(command, cwd=REPO, env=run_env(tmp), capture_output=True, text=True, timeout=600))
+    done = subprocess.run(command, cwd=REPO, env=run_env(tmp), capture_output=True, text=True, timeout=600)
+    (tmp / "launch.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+    check(done)
     return tmp / "out"
 
 
@@ -208,8 +210,26 @@ def check_run(out: Path, initial_model: Path) -> None:
 @pytest.mark.slow
 def test_zero_config_trains_on_two_cpu_processes(trained: Path, inputs) -> None:
     check_run(trained, inputs["model"])
+    if trained.parent.name.startswith("zero3_offload"):  # the optimizer really ran on the CPU side
+        assert "DeepSpeed Basic Optimizer = DeepSpeedCPUAdam" in (trained.parent / "launch.log").read_text()
 
 
 @pytest.mark.slow
 def test_launch_slurm_commands_train_as_two_nodes(trained_on_two_nodes: Path, inputs) -> None:
     check_run(trained_on_two_nodes, inputs["model"])
+
+
+def test_a_launch_accelerate_undercounts_is_refused(monkeypatch) -> None:
+    """What DeepSpeed on CPU without `--ddp_backend gloo` did: 2 processes, accelerate counts 1."""
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+
+    from metasynth_hf.errors import ConfigError
+    from metasynth_hf.training.cpt import _check_world_size
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    with pytest.raises(ConfigError, match="--ddp_backend gloo"):
+        _check_world_size(SimpleNamespace(world_size=1))
+    _check_world_size(SimpleNamespace(world_size=2))
