@@ -2,7 +2,7 @@
 
 The DeepSpeed tests put this folder on PYTHONPATH, so Python imports it at start-up in every
 process; it acts only in training processes (torchrun sets RANK) and only when
-RANK_PROBE_DIR is set, where it appends each micro-batch's token ids to rank<N>.jsonl. The
+RANK_PROBE_DIR is set, where it appends each micro-batch's token ids (and DeepSpeed's ZeRO stage and optimizer) to rank<N>.jsonl. The
 launched program stays `metasynth_hf.train`, unchanged.
 """
 
@@ -17,6 +17,9 @@ if os.environ.get("RANK_PROBE_DIR") and os.environ.get("RANK") is not None:
 
     def _training_step(self, model, inputs, *args, **kwargs):
         row = {"step": self.state.global_step, "input_ids": inputs["input_ids"].tolist()}
+        if hasattr(model, "zero_optimization_stage"):  # a DeepSpeedEngine: what really runs
+            row["zero_stage"] = model.zero_optimization_stage()
+            row["optimizer"] = type(getattr(model.optimizer, "optimizer", None)).__name__
         with open(_record, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         return _original(self, model, inputs, *args, **kwargs)
