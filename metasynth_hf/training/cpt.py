@@ -25,6 +25,25 @@ def _checkpoint_for(model_args: Any, training_args: Any) -> None:
         model_args.model_name_or_path = trainable_checkpoint(model_args.model_name_or_path)
 
 
+def _check_world_size(training_args: Any) -> None:
+    """Refuse a launch in which accelerate counts fewer processes than were started.
+
+    DeepSpeed on CPU without a `ddp_backend`: accelerate's state finds no backend for the CPU,
+    counts 1 process although DeepSpeed joined all of them over gloo, and then neither shards
+    the data nor sizes the batch for them: every process would train on the same rows.
+    """
+    import torch.distributed as dist
+
+    from metasynth_hf.errors import ConfigError
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() != training_args.world_size:
+        raise ConfigError(
+            f"{dist.get_world_size()} processes were launched but accelerate counts "
+            f"{training_args.world_size}, so each would train alone on the same data; with DeepSpeed "
+            "on CPU add `--ddp_backend gloo`"
+        )
+
+
 def _model_init_kwargs(model_args: Any, training_args: Any) -> None:
     kwargs = dict(
         revision=model_args.model_revision,
@@ -76,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args, training_args, model_args, mixture_args, cpt_args = parse(argv)
+    _check_world_size(training_args)
     apply_global_batch_size(training_args, cpt_args, training_args.world_size)
     _check_packing(training_args)
     if training_args.include_num_input_tokens_seen == "no":

@@ -45,6 +45,19 @@ def test_launch_slurm_builds_one_valid_command_per_node(monkeypatch) -> None:
         assert args.training_script_args == ["--config", RECIPE, "--run_name", "two words"]
 
 
+def test_launch_slurm_command_on_two_nodes_as_text() -> None:
+    """Exactly what `sbatch --nodes=2 recipes/launch.slurm RECIPE` runs on each node."""
+    env = {"SLURM_NNODES": "2", "SLURM_GPUS_ON_NODE": "", "GPUS_PER_NODE": "", "MASTER_ADDR": "node-a"}
+    done = run_script("launch.slurm", [RECIPE, "--learning_rate", "2e-5"], {**env, "DRY_RUN": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "accelerate launch --config_file recipes/accelerate_configs/multi_node_zero3.yaml --num_machines 2 "
+        f"--num_processes 16 --machine_rank {rank} --main_process_ip node-a --main_process_port 29500 "
+        f"--rdzv_backend c10d --max_restarts 0 -m metasynth_hf.train --config {RECIPE} --learning_rate 2e-5 "
+        for rank in (0, 1)
+    ]
+
+
 def test_launch_slurm_runs_each_node_through_srun(tmp_path) -> None:
     """The real path: srun runs one task per node, each computing its own machine rank."""
     bin_dir = tmp_path / "bin"
