@@ -105,8 +105,8 @@ def announce_task2vec(config: MetricsConfig) -> None:
     others = ",".join(m for m in config.metrics if m != "task2vec_diversity")
     skip = f"--metrics {others}" if others else "--metrics with other metrics"
     line = (
-        f"stats: Task2Vec runs the {config.task2vec_probe} probe {config.task2vec_num_batches} times per corpus "
-        f"(on a CPU most of the time of `stats`)"
+        f"stats: Task2Vec fits the {config.task2vec_probe} probe on {config.task2vec_num_batches} batches per corpus "
+        f"(on a CPU, most of the time of `stats`)"
     )
     pending = pending_conversion(config.task2vec_probe)
     if pending is not None:
