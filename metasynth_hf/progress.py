@@ -110,7 +110,7 @@ class GenerationProgress:
     def show(self, meter) -> None:
         total = meter.total
         text = (
-            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} tok, "
+            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} completion tok, "
             f"{meter.tokens_per_second():.1f} tok/s"
         )
         eta = self.eta_s(meter) if not self.new_docs else None  # then tqdm's own ETA takes over
