@@ -192,10 +192,10 @@ def _generate_part(run_json: str) -> dict:
     from datasets.utils.logging import get_logger
     from datasets.utils.tqdm import tqdm as datasets_tqdm
 
-    from metasynth_hf.progress import GenerationProgress, generate_with_progress
+    from metasynth_hf.progress import GenerationProgress, bar_label, generate_with_progress
 
     config = RunConfig.model_validate_json(run_json)
-    desc = f"metasynth {config.method} part {config.shard_index}/{config.num_shards}"
+    desc = f"generating {bar_label(config)}"  # e.g. "generating metasynth documents", shards counted from 1
     # a child of datasets' library logger, so that `datasets.logging.set_verbosity_*` governs it
     logger = get_logger("datasets.metasynth")
     bar = GenerationProgress(config, tqdm_class=datasets_tqdm, desc=desc, logger=logger)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,26 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def pending_conversion(reference: str, cache_dir: str | Path | None = None) -> tuple[Path, int] | None:
+    """(target directory, approximate bytes) of the float32 checkpoint `trainable_checkpoint` will
+    write for `reference`, or None when there is nothing to convert (not GGUF, or already cached).
+    The size is the GGUF file's parameter count times 4, read from its header only."""
+    ref = resolve_model(reference)
+    if not ref.gguf_file:
+        return None
+    gguf_path = Path(ref.name_or_path) / ref.gguf_file
+    target = Path(cache_dir or default_cache_dir()) / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+    if (target / "config.json").is_file():
+        return None
+    try:
+        from gguf import GGUFReader
+
+        size = 4 * sum(int(t.n_elements) for t in GGUFReader(gguf_path).tensors)
+    except Exception:  # noqa: BLE001 - only an estimate for a message: a newer gguf layout must not stop the run
+        size = 0
+    return target, size
+
+
 def trainable_checkpoint(reference: str, cache_dir: str | Path | None = None) -> str:
     """Return a `from_pretrained` path for `reference`, converting GGUF files once.
 
@@ -69,7 +90,12 @@ def trainable_checkpoint(reference: str, cache_dir: str | Path | None = None) ->
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        _convert(gguf_path, staging)
+        # Saving goes through accelerate, which imports DeepSpeed where it is installed; DeepSpeed's
+        # logger binds a handler to the sys.stdout of that moment and prints "Setting accelerator
+        # to CPU" on it: stdout is a command's result (`metasynth stats > table.txt`), so library
+        # output during the conversion (and DeepSpeed's logger for good) goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            _convert(gguf_path, staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared like ~/.cache/huggingface
         try:
             staging.rename(target)

@@ -30,6 +30,12 @@ def expected_calls_per_doc(config: RunConfig) -> float:
     return method_spec(config.method).calls_per_doc(config)
 
 
+def bar_label(config: RunConfig) -> str:
+    """What a bar counts: 'metasynth documents', or 'template documents, shard 2/4' (from 1)."""
+    label = f"{config.method} documents"
+    return label if config.num_shards == 1 else f"{label}, shard {config.shard_index + 1}/{config.num_shards}"
+
+
 def duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
@@ -66,7 +72,7 @@ class GenerationProgress:
         self.calls_per_doc = expected_calls_per_doc(config)
         self.new_docs = 0  # documents made by this process (resumed ones cost no calls)
         self.enabled = enabled
-        self.desc = desc or f"{config.method} shard {config.shard_index}/{config.num_shards}"
+        self.desc = desc or bar_label(config)
         self.logger = logger
         self.meter: UsageMeter | None = None
         self.bar = tqdm(
@@ -104,7 +110,7 @@ class GenerationProgress:
     def show(self, meter) -> None:
         total = meter.total
         text = (
-            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} tok, "
+            f"calls {total.calls} (+{meter.in_flight} running), {total.completion_tokens:,} completion tok, "
             f"{meter.tokens_per_second():.1f} tok/s"
         )
         eta = self.eta_s(meter) if not self.new_docs else None  # then tqdm's own ETA takes over

@@ -327,7 +327,7 @@ def test_the_closing_lines_report_how_much_the_conductor_decided():
         "agency": agency,
     }
     text = closing_summary(config, summary, "corpus/x/data/*.parquet", stats=True)
-    assert "Made 2 metasynth documents (900 tokens) in 1 min 15 s" in text
+    assert "Made 2 metasynth documents (900 tokens by `tokenizer: approx`, chars/4) in 1 min 15 s" in text
     assert "the conductor decided 30% of its turns (3 of 10)" in text
     assert "instructions of 17% of expert calls (2 of 12)" in text and "ended 0 of 2 loops itself" in text
     assert "Next: metasynth stats corpus/x" in text

@@ -178,7 +178,8 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
         else f"{len(config.conductor.endpoints)} endpoint(s)"
     )
     made = (
-        f"Made {summary['documents']} {config.method} documents ({summary['tokens']:,} tokens"
+        f"Made {summary['documents']} {config.method} documents ({summary['tokens']:,} tokens by `tokenizer: "
+        f"{config.tokenizer}`{', chars/4' if config.tokenizer == 'approx' else ''}"
         f"{', ' + str(summary['resumed']) + ' kept from an earlier run' if summary['resumed'] else ''}) "
         f"in {duration(summary['wall_time_s'])} on {backend}: {summary['calls']} model calls, "
         f"{summary['cache_hits']} answered from the cache."

@@ -3,6 +3,12 @@
 Examples:
   metasynth stats corpus/ --reference real.parquet --out stats/
   metasynth stats corpus/ --compare template/ in_context/ --reference real/ --metrics compression_ratio,ngram_diversity
+  metasynth stats corpus/ --compare template/ --uncut       # whole corpora, not cut to equal tokens
+
+With --compare or --reference, every corpus is cut to the smallest one's token count (tokens
+split on spaces, as the n-gram metrics count them) before scoring, as `metasynth compare` cuts,
+and each metric gets a 95% interval (--set interval_rounds=0 skips them). Task2Vec is most of the
+time on a CPU: leave task2vec_diversity out of --metrics to skip it.
   metasynth stats you/finance-metasynth --config stats.yaml --set task2vec_num_batches=16
 """
 
@@ -19,7 +25,19 @@ from metasynth_hf.metrics.config import ALL_GROUPS, MetricsConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="local folder or file of parquet/jsonl, or a Hub dataset id")
     parser.add_argument("--reference", help="real-text corpus: scored too, and the MAUVE reference")
-    parser.add_argument("--compare", nargs="+", default=[], metavar="OTHER", help="more corpora (baselines)")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="OTHER",
+        help="more corpora (baselines); every corpus is cut to the smallest one's tokens and gets 95%% intervals",
+    )
+    parser.add_argument(
+        "--uncut",
+        action="store_true",
+        help="score --compare/--reference corpora whole, not cut to equal tokens (length-sensitive metrics "
+        "then differ partly by size)",
+    )
     parser.add_argument("--out", default="diversity_stats", help="folder for diversity.json and plots")
     parser.add_argument("--text-column", default="text", help="column holding the documents")
     parser.add_argument("--split", default="train", help="split of a Hub dataset")
@@ -59,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         plots=not args.no_plots,
         progress=not args.no_progress,
+        equal_tokens=not args.uncut,
     )
-    sys.stdout.write(format_table(reports) + "\n")
+    sys.stdout.write(format_table(reports, intervals=True) + "\n")
     sys.stdout.write(f"wrote {Path(args.out) / 'diversity.json'}\n")
     return 0

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from metasynth_hf.llm.accounting import MeteredChatModel, UsageMeter
 from metasynth_hf.llm.base import ChatModel
 from metasynth_hf.llm.cache import CachedChatModel, ResponseCache
 from metasynth_hf.llm.config import ModelConfig
+from metasynth_hf.metrics.sizing import equal_size
 
 if TYPE_CHECKING:
     from metasynth_hf.corpus.records import Record
@@ -227,42 +228,6 @@ def instruct_sample(out_dir: Path, count: int = 3) -> list[dict[str, Any]]:
         if len(sample) == count:
             break
     return sample
-
-
-def cut_to_tokens(texts: list[str], budget: int, count: Callable[[str], int]) -> list[str]:
-    """The leading documents holding `budget` tokens; the last one is cut at a word boundary."""
-    kept, used = [], 0
-    for text in texts:
-        n = count(text)
-        if used + n <= budget:
-            kept.append(text)
-            used += n
-            continue
-        words = text.split()
-        low, high = 0, len(words)  # the most words whose count fits in what is left
-        while low < high:
-            mid = (low + high + 1) // 2
-            if count(" ".join(words[:mid])) <= budget - used:
-                low = mid
-            else:
-                high = mid - 1
-        if low:
-            kept.append(" ".join(words[:low]))
-        break
-    return kept
-
-
-def equal_size(corpora: dict[str, list[str]], count: Callable[[str], int]) -> tuple[dict[str, list[str]], int]:
-    """Every corpus cut to the smallest one's token count: lexical ratios, Vendi and MAUVE move with
-    corpus length, so corpora are compared at equal size."""
-    budget = min(sum(count(t) for t in texts) for texts in corpora.values())
-    cut = {}
-    for name, texts in corpora.items():
-        kept = cut_to_tokens(texts, budget, count)
-        if len(kept) < 2 <= len(texts):  # documents longer than the budget: two halves of it
-            kept = [head for t in texts[:2] for head in cut_to_tokens([t], budget // 2, count)]
-        cut[name] = kept
-    return cut, budget
 
 
 def score(

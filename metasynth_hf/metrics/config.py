@@ -91,6 +91,10 @@ class MetricsConfig(StrictConfig):
     task2vec_minibatch: int = Field(8, ge=1)
     task2vec_finetune_epochs: int = Field(0, ge=0, description="epochs fitting the LM head first")
     task2vec_learning_rate: float = 5e-5
+    # `stats --compare`: corpora cut to equal tokens get 95% intervals (metrics/intervals.py)
+    interval_rounds: int = Field(
+        100, ge=0, description="subsamples for the 95% intervals of corpora compared side by side; 0 = none"
+    )
 
     @field_validator("metrics")
     @classmethod

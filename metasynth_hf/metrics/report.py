@@ -11,6 +11,7 @@ A report is `{"name", "num_documents", "num_tokens", "num_bytes", "fingerprint",
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -248,19 +249,65 @@ def compare_corpora(
     return reports
 
 
-def format_table(reports: Mapping[str, dict]) -> str:
-    """Metrics as rows, corpora as columns, with the diverse direction marked."""
+def _size_cells(reports: Mapping[str, dict]) -> list[tuple[str, list[str]]]:
+    """The documents and tokens each corpus was scored on ("12 of 40" when cut), by `sizing`."""
+    docs, tokens = [], []
+    for report in reports.values():
+        sizing = report["sizing"]
+        cut = sizing.get("cut_to_tokens") is not None
+        scored = report.get("num_tokens", min(sizing["corpus_tokens"], sizing.get("cut_to_tokens") or 10**18))
+        docs.append(f"{report['num_documents']:,}" + (f" of {sizing['corpus_documents']:,}" if cut else ""))
+        tokens.append(f"{scored:,}" + (f" of {sizing['corpus_tokens']:,}" if cut else ""))
+    tokenizer = next(iter(reports.values()))["sizing"]["tokenizer"]
+    return [("documents", docs), (f"tokens ({tokenizer})", tokens)]
+
+
+def _sizing_note(reports: Mapping[str, dict]) -> list[str]:
+    sizing = next(iter(reports.values()))["sizing"]
+    if sizing.get("cut_to_tokens") is not None:
+        return [
+            f"Every corpus was cut to {sizing['cut_to_tokens']:,} {sizing['tokenizer']} tokens (the smallest "
+            "corpus's count; text split on spaces, as the n-gram metrics count) before scoring, the last "
+            "document at a word: length-sensitive metrics compare at equal size (`stats --uncut` scores whole corpora)."
+        ]
+    if len({r["sizing"]["corpus_tokens"] for r in reports.values()}) > 1:
+        return ["Corpora scored whole at different sizes: length-sensitive metrics differ partly by size."]
+    return []
+
+
+def format_table(reports: Mapping[str, dict], *, intervals: bool = False) -> str:
+    """Metrics as rows, corpora as columns, with the diverse direction marked.
+
+    With `intervals`, each value with a 95% interval (`ci95`) shows it as [low, high]. Reports
+    that say how they were sized (`sizing`, from `metasynth stats`) start with the documents and
+    tokens scored, and a note under the table says how the corpora were cut.
+    """
     names = list(reports)
     metric_names = [m for m in METRICS if any(m in r["metrics"] for r in reports.values())]
-    width = max([len(m) for m in metric_names] + [6]) + 2
-    cols = [max(len(n), 10) for n in names]
-    lines = ["metric".ljust(width + 2) + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
+    sized = all("sizing" in r for r in reports.values())
+    rows: list[tuple[str, list[str]]] = _size_cells(reports) if sized else []
+    shown_ci = False
     for metric in metric_names:
         arrow = "↑" if METRICS[metric][0] == "higher" else "↓"
         cells = []
-        for name, col in zip(names, cols, strict=True):
-            entry = reports[name]["metrics"].get(metric)
-            value = entry and entry["value"]
-            cells.append(("-" if value is None else f"{value:.4f}").rjust(col))
-        lines.append(f"{metric} {arrow}".ljust(width + 2) + "  ".join(cells))
-    return "\n".join(lines)
+        for name in names:
+            entry = reports[name]["metrics"].get(metric) or {}
+            value, ci = entry.get("value"), entry.get("ci95")
+            cell = "-" if value is None else f"{value:.4f}"
+            if intervals and value is not None and ci:
+                cell, shown_ci = f"{cell} [{ci[0]:.4f}, {ci[1]:.4f}]", True
+            cells.append(cell)
+        rows.append((f"{metric} {arrow}", cells))
+    width = max([len(label) for label, _ in rows] + [6]) + 2
+    cols = [max([len(n), 10] + [len(cells[i]) for _, cells in rows]) for i, n in enumerate(names)]
+    lines = ["metric".ljust(width) + "  ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
+    lines += [
+        label.ljust(width) + "  ".join(c.rjust(w) for c, w in zip(cells, cols, strict=True)) for label, cells in rows
+    ]
+    notes = _sizing_note(reports) if sized else []
+    if shown_ci:
+        notes.append(
+            "[low, high]: 95% intervals (subsampled documents; Task2Vec over probe batches; homogenization "
+            "bootstrapped, none when every document pair was scored)."
+        )
+    return "\n".join(lines + ([""] + [textwrap.fill(note, 100) for note in notes] if notes else []))

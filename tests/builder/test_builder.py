@@ -141,7 +141,7 @@ def test_builder_shows_progress_through_datasets_bars_and_logging(tmp_path, capf
     finally:
         datasets.logging.set_verbosity_warning()
     err = capfd.readouterr().err
-    assert "metasynth template part 0/1" in err and "calls 1 (+0 running)" in err  # the bar, with live calls
+    assert "generating template documents:" in err and "calls 1 (+0 running)" in err  # the bar, with live calls
     lines = [r.getMessage() for r in caplog.records if r.name == "datasets.metasynth"]
     assert any("1/1 documents (1 made here" in line for line in lines)  # one INFO line per document
     datasets.disable_progress_bars()

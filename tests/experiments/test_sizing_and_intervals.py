@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from metasynth_hf.experiments.runner import cut_to_tokens, equal_size
 from metasynth_hf.metrics.config import MetricsConfig
 from metasynth_hf.metrics.intervals import subsample_intervals
 from metasynth_hf.metrics.lexical import lexical_stats
+from metasynth_hf.metrics.sizing import cut_to_tokens, equal_size
 
 WORDS = [f"w{i}" for i in range(400)]
 

@@ -45,7 +45,9 @@ def test_stats_writes_json_table_and_plots(corpora, tmp_path, capsys, cache_dir)
     assert "compression_ratio ↓" in printed and "metasynth" in printed and "template" in printed
     reports = json.loads((out / "diversity.json").read_text())
     assert set(reports) == {"metasynth", "template"}
-    assert reports["metasynth"]["num_documents"] == 40
+    # the 40 varied documents are cut to the template corpus's tokens before scoring
+    assert reports["metasynth"]["sizing"]["corpus_documents"] == 40 > reports["metasynth"]["num_documents"]
+    assert reports["metasynth"]["num_tokens"] == reports["template"]["num_tokens"]
     assert (
         reports["metasynth"]["metrics"]["ngram_diversity_1"]["value"]
         > reports["template"]["metrics"]["ngram_diversity_1"]["value"]
