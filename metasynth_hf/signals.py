@@ -38,8 +38,8 @@ async def until_signalled(awaitable: Awaitable[T]) -> T:
 
     def stop(signum: int) -> None:
         received.append(signum)
-        if task is not None:
-            task.cancel()
+        if task is not None:  # the reason reaches the run summary's `error`
+            task.cancel(f"stopped by {signal.Signals(signum).name}")
 
     installed = []
     for signum in STOP_SIGNALS:

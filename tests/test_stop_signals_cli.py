@@ -46,6 +46,7 @@ class Generate:
         while not ready() and self.process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert self.process.poll() is None, f"exited before the signal: {self.stderr[-2000:]}"
+        assert ready(), f"not ready in {timeout_s} s: {self.stderr[-2000:]}"
 
     def stop(self, signum: int, timeout_s: float = 120) -> int:
         self.process.send_signal(signum)
@@ -72,7 +73,8 @@ def test_ctrl_c_mid_decode_on_a_busy_machine_exits_130_without_a_crash_and_resum
     out = tmp_path / "corpus"
     # demo.yaml's sizes, as a template run: one call a document, so one finishes in seconds.
     base = ["--config", str(DEMO), "--method", "template", "--lanes", "1", "--out", str(out)]
-    base += ["--set", "expert_sampling.max_tokens=32", "--set", "target_words=60"]
+    base += ["--set", "expert_sampling.max_tokens=12", "--set", "target_words=60"]
+    base += ["--set", "conductor.parallel=2", "--set", "conductor.context_tokens=1024"]
     shard = out / "shard-00000-of-00001.jsonl"
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
@@ -118,7 +120,7 @@ def test_sigterm_and_sigusr1_stop_cleanly_with_a_summary_and_the_rerun_resumes(t
         summary = json.loads((out / "summary-00000-of-00001.json").read_text())
         kept = shard.read_text().count("\n")
         assert 2 <= summary["documents"] == kept < 20
-        assert summary["error"]  # the summary says the run stopped early
+        assert name in summary["error"]  # the summary says the run stopped early, and why
         server.set(delay_s=0.0)
         again = subprocess.run(
             [sys.executable, "-m", "metasynth_hf.cli", "generate", *argv, "--no-progress"],
