@@ -14,6 +14,7 @@ import sys
 
 from metasynth_hf import __version__
 from metasynth_hf.errors import MetaSynthError
+from metasynth_hf.signals import Stopped
 
 #: name -> (module, one-line help). Order is the order shown in --help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -150,12 +151,22 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the environment: a full disk, a read-only or missing folder
         print(f"metasynth {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGUSR1 (`Stopped`) where a command handles them
+        _stop_embedded_engines()
+        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) else "interrupted"
         print(
-            f"metasynth {args.command}: interrupted; finished work is kept, rerun the same command to resume",
+            f"metasynth {args.command}: {how}; finished work is kept, rerun the same command to resume",
             file=sys.stderr,
         )
-        return 130
+        return exc.exit_code if isinstance(exc, Stopped) else 130
+
+
+def _stop_embedded_engines() -> None:
+    """Wait for the embedded model's decode thread to stop before the interpreter exits: freeing
+    llama.cpp's context under a running decode crashed the process (exit 139)."""
+    local = sys.modules.get("metasynth_hf.llm.local")  # imported only where the embedded model ran
+    if local is not None:
+        local.close_engines()
 
 
 def _quiet_library_output(verbose: int) -> None:

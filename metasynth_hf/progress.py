@@ -117,6 +117,9 @@ class GenerationProgress:
         if eta is not None:
             text += f", eta ~{duration(eta)} from calls"
         self.bar.set_postfix_str(text, refresh=True)
+        # tqdm counts only `update`'s prints as shown: without this, a bar closed before its first
+        # document left its line unended and the next message (Ctrl-C's) was glued to it.
+        self.bar.last_print_t = time.time()
 
     async def tick(self, meter, every_s: float = 1.0) -> None:
         while self.enabled:

@@ -30,6 +30,7 @@ from metasynth_hf.errors import ConfigError
 from metasynth_hf.generation.agency import describe as describe_agency
 from metasynth_hf.generation.methods import METHODS
 from metasynth_hf.progress import GenerationProgress, duration, generate_with_progress
+from metasynth_hf.signals import until_signalled
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     bar = GenerationProgress(config, enabled=not args.no_progress)
     try:
         with fewer_collections():
-            summary = asyncio.run(generate_with_progress(config, bar))
+            summary = asyncio.run(until_signalled(generate_with_progress(config, bar)))
     finally:
         bar.close()
     result = {

@@ -69,6 +69,10 @@ def _warn_about_build(system_info: str) -> None:
         )
 
 
+class EngineClosed(RuntimeError):
+    """A request the engine will not answer: it was closed (the process is stopping)."""
+
+
 @dataclass
 class EngineStats:
     """What the engine did, for benchmarks and the run summary."""
@@ -166,8 +170,9 @@ class LlamaEngine:
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._format = self._chat_formatter()
         self._slots = [_Slot(seq=i) for i in range(parallel)]
-        self._queue: queue.Queue[EngineRequest] = queue.Queue()
+        self._queue: queue.Queue[EngineRequest | None] = queue.Queue()  # None: wake up and stop
         self._waiting: list[EngineRequest] = []
+        self._closing = threading.Event()
         self.stats = EngineStats()
         self._thread = threading.Thread(target=self._run, name="llama-engine", daemon=True)
         self._thread.start()
@@ -212,14 +217,46 @@ class LlamaEngine:
 
     # -- public ------------------------------------------------------------------------------
     def submit(self, request: EngineRequest) -> None:
+        if self._closing.is_set():
+            request.fail(EngineClosed("the embedded engine is closed (the process is stopping)"))
+            return
         self._queue.put(request)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    def close(self) -> None:
+        """Stop the engine thread after its current step and wait for it; requests still unanswered
+        fail with `EngineClosed`. After this no llama.cpp call is in flight: an interpreter that
+        exits under a running `llama_decode` frees what it computes on and crashes (exit 139 on a
+        Ctrl-C on a busy machine, where one step outlasted the shutdown). Idempotent."""
+        self._closing.set()
+        self._queue.put(None)  # wakes a thread waiting for work
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
 
     # -- engine thread -----------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        try:
+            self._serve()
+        finally:
+            closed = EngineClosed("the embedded engine is closed (the process is stopping)")
+            for slot in self._slots:
+                if slot.request is not None:
+                    self._finish(slot, error=closed)
+            self._drain_queue(block=False)
+            for request in self._waiting:
+                request.fail(closed)
+            self._waiting.clear()
+
+    def _serve(self) -> None:
+        while not self._closing.is_set():
             active = [s for s in self._slots if s.request is not None]
             block = not active and not self._waiting
             self._drain_queue(block)
+            if self._closing.is_set():
+                return
             self._admit()
             active = [s for s in self._slots if s.request is not None]
             if not active:
@@ -233,9 +270,11 @@ class LlamaEngine:
 
     def _drain_queue(self, block: bool) -> None:
         try:
-            self._waiting.append(self._queue.get(block=block))
+            item = self._queue.get(block=block)
             while True:
-                self._waiting.append(self._queue.get_nowait())
+                if item is not None:
+                    self._waiting.append(item)
+                item = self._queue.get_nowait()
         except queue.Empty:
             pass
 

@@ -10,6 +10,7 @@ each request samples from its own seeded distribution, whatever else runs beside
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import hashlib
@@ -29,6 +30,25 @@ if TYPE_CHECKING:  # imports llama_cpp, an optional dependency
 # Several runs in one process (builder configs, `metasynth compare`) share one engine.
 _ENGINES: dict[tuple, LlamaEngine] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+def close_engines() -> None:
+    """Stop every embedded engine's decode thread and wait for it (one decode step at most).
+
+    Called when `metasynth` is interrupted and, for any other way out, at interpreter exit
+    (atexit runs before teardown): Python must not free llama.cpp's model and context while
+    a decode runs on the engine thread, which crashed the process (SIGSEGV, exit 139). A later
+    `load` in this process starts a new engine."""
+    with _ENGINES_LOCK:
+        engines = list(_ENGINES.items())
+    for key, engine in engines:
+        engine.close()  # a second Ctrl-C here leaves it listed: atexit waits for it again
+        with _ENGINES_LOCK:
+            if _ENGINES.get(key) is engine:
+                del _ENGINES[key]
+
+
+atexit.register(close_engines)
 
 
 def default_threads() -> int:
@@ -81,7 +101,7 @@ class LocalChatModel:
 
     def load(self) -> None:
         """Load weights now (otherwise the first call does it); shared within the process."""
-        if self._engine is not None:
+        if self._engine is not None and not self._engine.closed:
             return
         try:
             from metasynth_hf.llm.llama_engine import LlamaEngine
@@ -108,7 +128,7 @@ class LocalChatModel:
         params = params or SamplingParams()
         if not self.grammar and params.json_schema is not None:
             params = dataclasses.replace(params, json_schema=None)
-        if self._engine is None:
+        if self._engine is None or self._engine.closed:
             await asyncio.to_thread(self.load)
         assert self._engine is not None  # `load` sets it or raises
         loop = asyncio.get_running_loop()

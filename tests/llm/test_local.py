@@ -216,3 +216,25 @@ def test_an_interrupted_caller_does_not_stop_the_engine(local_model):
     asyncio.run(abandon())
     reply = asyncio.run(local_model.chat(_messages(PROMPTS[0]), SamplingParams(max_tokens=4, temperature=0)))
     assert reply.usage.completion_tokens > 0
+
+
+def test_closing_the_engines_waits_for_the_decode_thread_and_a_later_call_loads_again(local_model):
+    """What `metasynth` does on Ctrl-C and at exit: no llama.cpp call may run while Python frees
+    the model. The unanswered request fails; the next call in the process gets a new engine."""
+    from metasynth_hf.llm.llama_engine import EngineClosed
+    from metasynth_hf.llm.local import close_engines
+
+    async def close_mid_decode():
+        call = asyncio.ensure_future(
+            local_model.chat(_messages(PROMPTS[1]), SamplingParams(max_tokens=256, temperature=0))
+        )
+        await asyncio.sleep(0.2)
+        engine = local_model._engine
+        await asyncio.to_thread(close_engines)
+        assert engine.closed and not engine._thread.is_alive()
+        with pytest.raises(EngineClosed):
+            await call
+
+    asyncio.run(close_mid_decode())
+    reply = asyncio.run(local_model.chat(_messages(PROMPTS[0]), SamplingParams(max_tokens=4, temperature=0)))
+    assert reply.usage.completion_tokens > 0
