@@ -7,9 +7,9 @@ r"""`metasynth generate`: make a corpus with MetaSynth, a template baseline or I
     metasynth generate --method instruct --set instruct.source=corpus/ --num-docs 50 --out instr/
 
 Flags override the YAML file (`--config`), `--set field.path=value` overrides any field.
-Runs on the embedded SmolLM2 model unless endpoints are given. Ctrl-C (or kill -9) and the
-same command again resumes: finished documents are kept and finished calls are answered by the
-response cache.
+Runs on the embedded SmolLM2 model unless endpoints are given. Ctrl-C, SIGTERM or SIGUSR1 (or
+kill -9) and the same command again resumes: finished documents are kept and finished calls are
+answered by the response cache.
 """
 
 from __future__ import annotations
