@@ -212,6 +212,17 @@ def _finish(
         logger.warning("could not write %s: %s", path, exc)
 
 
+async def _durable(shard: ShardFile) -> None:
+    """fsync the lines written so far; a cancellation waits for the fsync to end first, so that
+    the summary written on the way out counts exactly the documents the shard holds."""
+    commit = asyncio.ensure_future(shard.commit())
+    try:
+        await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        await commit
+        raise
+
+
 def _account(summary: RunSummary, statuses: Counter, agency: AgencyTotals, record: Record, is_new: bool) -> None:
     prov = record.provenance_dict
     statuses[prov.get("status", "final")] += 1
@@ -319,8 +330,12 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
                     start(p + lanes)
             if reached:
                 closed = True
+            stopped: asyncio.CancelledError | None = None
             if fresh:
-                await shard.commit()
+                try:
+                    await _durable(shard)
+                except asyncio.CancelledError as exc:  # Ctrl-C, SIGTERM: these lines are on disk, count them
+                    stopped = exc
             for p, record, _ in batch:  # now durable: counted, reported
                 is_new = p >= len(existing)
                 if is_new:
@@ -343,6 +358,8 @@ async def _run_window(ctx, producer, seeder, shard, existing, summary, on_record
                             elapsed,
                         ),
                     )
+            if stopped is not None:
+                raise stopped
             if reached:
                 summary.stopped_by, stop = "target_tokens", True
             p_next += len(batch)
