@@ -186,6 +186,9 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
     lines = ["", made]
     if summary.get("agency"):
         lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])}; the scaffold decided the rest.")
+    truncated = summary.get("statuses", {}).get("truncated", 0)
+    if truncated:
+        lines.append(truncation_line(config, truncated, summary["documents"]))
     lines.append(f"  corpus:     {parquet or out} (shards and provenance in {out})")
     if stats:
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
@@ -198,6 +201,16 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
             "For a real corpus, point the same run at a TGI endpoint: --endpoint http://HOST:8080"
         )
     return "\n".join(lines)
+
+
+def truncation_line(config: RunConfig, truncated: int, documents: int) -> str:
+    """What a person reads when documents stop where max_tokens cut them (status `truncated`)."""
+    return (
+        f"{truncated} of {documents} documents were cut at expert_sampling.max_tokens="
+        f'{config.expert_sampling.max_tokens} before they ended (status "truncated"; `metasynth clean` '
+        f"removes them as artefacts.unfinished_ending): raise expert_sampling.max_tokens or lower "
+        f"target_words ({config.target_words})."
+    )
 
 
 def _export(config: RunConfig) -> str | None:

@@ -66,6 +66,13 @@ def cap_words(text: str, max_words: int | None) -> str:
     return cut[: end + 1] if end > len(cut) // 2 else cut
 
 
+def cap_reply(text: str, max_words: int | None, truncated: bool) -> tuple[str, bool]:
+    """`cap_words(text, max_words)`, and whether it still ends where max_tokens cut its reply
+    (`truncated`: the reply's finish reason was "length"); a cap that shortened it dropped that end."""
+    capped = cap_words(text, max_words)
+    return capped, truncated and capped == text
+
+
 def parse_keywords(text: str, *, limit: int = 8) -> list[str]:
     """Keywords from a comma- or line-separated answer; junk items (sentences) are dropped."""
     items = re.split(r"[,;\n]", text)
