@@ -24,6 +24,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from metasynth_hf.card import build_card, card_section, load_reports
 from metasynth_hf.config import DEFAULT_REQUIRED
+from metasynth_hf.corpus.load import empty_corpus_error
 from metasynth_hf.corpus.shards import merged_records, shard_files, write_corpus
 from metasynth_hf.errors import ConfigError, MetaSynthError
 from metasynth_hf.generation.agency import merge_totals
@@ -186,7 +187,7 @@ def stage(
     staging = Path(staging) if staging else out_dir / "hub"
     records = corpus_records(out_dir)  # refuses mixed runs before anything is written
     if not records:
-        raise ConfigError(f"{out_dir} holds no finished documents; run `metasynth generate` first")
+        raise empty_corpus_error(out_dir, "DIR")
     _writable(staging)
     try:
         staging.mkdir(parents=True, exist_ok=True)
