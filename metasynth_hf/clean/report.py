@@ -82,8 +82,9 @@ def render_markdown(report: dict[str, Any]) -> str:
 RULE_FIXES = {
     "artefacts.unfinished_ending": (
         "the documents stop mid-sentence (generation status `truncated`: cut at max_tokens): generate them "
-        "with a larger expert_sampling.max_tokens or a smaller target_words, or keep them by cleaning again "
-        "with --overwrite --set artefacts.unfinished_ending=false"
+        "with a larger expert_sampling.max_tokens or with stop.max_words below ~3/4 of it (documents are then "
+        "cut back to a full sentence), or keep them by cleaning again with --overwrite --set "
+        "artefacts.unfinished_ending=false"
     ),
     "length.too_short": (
         "the documents are shorter than length.min_words: generate longer ones (target_words) or clean "

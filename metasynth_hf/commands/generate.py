@@ -204,12 +204,13 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
 
 
 def truncation_line(config: RunConfig, truncated: int, documents: int) -> str:
-    """What a person reads when documents stop where max_tokens cut them (status `truncated`)."""
+    """What a person reads when documents stop where a cap cut them (status `truncated`)."""
+    words = f" or stop.max_words={config.stop.max_words}" if config.stop.max_words else ""
     return (
-        f"{truncated} of {documents} documents were cut at expert_sampling.max_tokens="
-        f'{config.expert_sampling.max_tokens} before they ended (status "truncated"; `metasynth clean` '
-        f"removes them as artefacts.unfinished_ending): raise expert_sampling.max_tokens or lower "
-        f"target_words ({config.target_words})."
+        f"{truncated} of {documents} documents stop mid-sentence where expert_sampling.max_tokens="
+        f'{config.expert_sampling.max_tokens}{words} cut them (status "truncated"; `metasynth clean` removes '
+        f"them as artefacts.unfinished_ending): raise expert_sampling.max_tokens, or set stop.max_words below "
+        "~3/4 of it (words per token) so that documents are cut back to a full sentence."
     )
 
 

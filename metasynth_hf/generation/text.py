@@ -67,10 +67,13 @@ def cap_words(text: str, max_words: int | None) -> str:
 
 
 def cap_reply(text: str, max_words: int | None, truncated: bool) -> tuple[str, bool]:
-    """`cap_words(text, max_words)`, and whether it still ends where max_tokens cut its reply
-    (`truncated`: the reply's finish reason was "length"); a cap that shortened it dropped that end."""
+    """`cap_words(text, max_words)`, and whether it stops where a cap cut it (status `truncated`):
+    where max_tokens cut its reply (`truncated`: finish reason "length"), unless the word cap cut
+    that end off at a full sentence, or where the word cap cut it with no sentence end to go back to."""
     capped = cap_words(text, max_words)
-    return capped, truncated and capped == text
+    if capped == text:
+        return capped, truncated
+    return capped, not capped.endswith((".", "!", "?"))
 
 
 def parse_keywords(text: str, *, limit: int = 8) -> list[str]:

@@ -65,7 +65,7 @@ def parse(argv: list[str]) -> tuple[Any, ...]:
     def error(message: str) -> NoReturn:
         raise ConfigError(f"{message}; TRL options are written --field_name VALUE, e.g. --max_steps 4")
 
-    parser.error = error  # type: ignore[method-assign]  # argparse reports bad values through it
+    parser.error = error  # argparse reports bad values through it
     try:
         *parsed, from_recipe, from_cli = parser.parse_args_and_config(
             argv, return_remaining_strings=True, separate_remaining_strings=True

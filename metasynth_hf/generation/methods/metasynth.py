@@ -204,8 +204,8 @@ class MetaSynthProducer(Producer):
         )
 
     async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, bool, str]:
-        """The final text (the conductor's own document if usable, else the best draft), whether
-        it ends where max_tokens cut its reply (status `truncated`), and where it came from."""
+        """The final text (the conductor's own document if usable, else the latest draft that was
+        not cut mid-sentence, else the latest), whether it was (status `truncated`), and its source."""
         max_words = self.plan.config.stop.max_words
         own = clean_output(outcome.document)
         if len(own.split()) >= MIN_FINAL_WORDS and not is_degenerate(own):
@@ -215,9 +215,9 @@ class MetaSynthProducer(Producer):
             rescue = loop.fixed_turn("domain_expert")
             await loop.call_expert(ws, rescue, turn=outcome.turns + 1, source="rescue", bookkeeping=True)
             drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
-        good = [d for d in drafts if not is_degenerate(d)]
-        if good:
-            return (*cap_reply(good[-1], max_words, good[-1] in ws.truncated), "draft")
+        good = [(*cap_reply(d, max_words, d in ws.truncated), "draft") for d in drafts if not is_degenerate(d)]
+        if good:  # the latest draft that ends at a sentence; a cut one only when every draft was cut
+            return next((draft for draft in reversed(good) if not draft[1]), good[-1])
         if drafts:
             longest = max(drafts, key=len)
             return (*cap_reply(longest, max_words, longest in ws.truncated), "degenerate_draft")
