@@ -205,12 +205,17 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
 
 def truncation_line(config: RunConfig, truncated: int, documents: int) -> str:
     """What a person reads when documents stop where a cap cut them (status `truncated`)."""
-    words = f" or stop.max_words={config.stop.max_words}" if config.stop.max_words else ""
+    tokens, words = config.expert_sampling.max_tokens, config.stop.max_words
+    caps = f"expert_sampling.max_tokens={tokens}" + (f" or stop.max_words={words}" if words else "")
+    fix = (
+        "they held no full sentence to go back to"  # the word cap falls before the token cap already
+        if words and words <= tokens * 3 // 4
+        else "raise expert_sampling.max_tokens, or set stop.max_words below ~3/4 of it (words per token) so "
+        "that documents are cut back to a full sentence"
+    )
     return (
-        f"{truncated} of {documents} documents stop mid-sentence where expert_sampling.max_tokens="
-        f'{config.expert_sampling.max_tokens}{words} cut them (status "truncated"; `metasynth clean` removes '
-        f"them as artefacts.unfinished_ending): raise expert_sampling.max_tokens, or set stop.max_words below "
-        "~3/4 of it (words per token) so that documents are cut back to a full sentence."
+        f'{truncated} of {documents} documents stop mid-sentence where {caps} cut them (status "truncated"; '
+        f"`metasynth clean` removes them as artefacts.unfinished_ending): {fix}."
     )
 
 
