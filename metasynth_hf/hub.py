@@ -35,6 +35,7 @@ from metasynth_hf.card_facts import (
     role_models,
 )
 from metasynth_hf.config import DEFAULT_REQUIRED
+from metasynth_hf.corpus.load import empty_corpus_error
 from metasynth_hf.corpus.records import rows_fingerprint
 from metasynth_hf.corpus.shards import as_row, merged_records, write_corpus
 from metasynth_hf.errors import ConfigError, MetaSynthError
@@ -199,7 +200,7 @@ def stage(
     staging = Path(staging) if staging else out_dir / "hub"
     records = corpus_records(out_dir)  # refuses mixed runs before anything is written
     if not records:
-        raise ConfigError(f"{out_dir} holds no finished documents; run `metasynth generate` first")
+        raise empty_corpus_error(out_dir, "DIR")
     facts = gather_facts(out_dir)
     facts["license"], facts["license_source"] = choose_license(license, facts["models"])
     facts["rows_fingerprint"] = rows_fingerprint((r.id, r.text) for r in records)

@@ -66,4 +66,6 @@ def test_the_demo_recipe_is_a_valid_run_sized_for_a_small_cpu():
     from metasynth_hf.generation.turns import text_limit
 
     assert config.expert_sampling.max_tokens <= 200 and config.stop.max_turns <= 5
+    # documents end at a full sentence: the word cap falls before the token cap (~3/4 word a token)
+    assert config.stop.max_words and config.stop.max_words <= config.expert_sampling.max_tokens * 3 // 4
     assert text_limit(config.conductor_sampling.max_tokens, 7) >= 100 and config.conductor_sampling.max_tokens <= 300

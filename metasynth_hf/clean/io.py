@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from metasynth_hf.clean.pipeline import CleanResult
+from metasynth_hf.corpus.files import CLEAN_REPORT_FILE as REPORT_FILE
+from metasynth_hf.corpus.files import REMOVED_FILE
 from metasynth_hf.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-REMOVED_FILE = "removed.parquet"
-REPORT_FILE = "clean_report.json"
+__all__ = ["DATA_DIR", "REMOVED_FILE", "REPORT_FILE", "prepare_out_dir", "write_result"]
 DATA_DIR = "data"
 
 

@@ -76,3 +76,36 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Removed documents are published beside the data (`removed.parquet`) with the rule that removed each."
     )
     return "\n".join(lines) + "\n"
+
+
+#: What to change when one rule removed the documents (the rule that removed most is named).
+RULE_FIXES = {
+    "artefacts.unfinished_ending": (
+        "the documents stop mid-sentence (generation status `truncated`: cut at max_tokens): generate them "
+        "with a larger expert_sampling.max_tokens or with stop.max_words below ~3/4 of it (documents are then "
+        "cut back to a full sentence), or keep them by cleaning again with --overwrite --set "
+        "artefacts.unfinished_ending=false"
+    ),
+    "length.too_short": (
+        "the documents are shorter than length.min_words: generate longer ones (target_words) or clean "
+        "again with --overwrite --set length.min_words=10"
+    ),
+    "empty": "the documents have no text: generate them again (see their provenance `status`)",
+}
+
+
+def removal_reasons(report: dict[str, Any]) -> str:
+    """`artefacts.unfinished_ending: 3, length.too_short: 1`: the rules that removed documents, most first."""
+    removed = report.get("removed_by_rule") or {}
+    return ", ".join(f"{rule}: {count}" for rule, count in sorted(removed.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def empty_fix(report: dict[str, Any], removed_file: str) -> str:
+    """The fix when cleaning kept nothing, for the rule that removed the most documents."""
+    removed = report.get("removed_by_rule") or {}
+    top = min(removed, key=lambda rule: (-removed[rule], rule)) if removed else ""
+    return RULE_FIXES.get(
+        top,
+        f"read {removed_file} (columns clean_rule, clean_detail) and clean again with --overwrite and that rule "
+        "relaxed (--set SECTION.FIELD=VALUE, e.g. --set repetition.enabled=false)",
+    )

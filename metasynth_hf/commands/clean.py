@@ -5,6 +5,9 @@ Examples:
   metasynth clean corpus/ --out clean/ --eval evals/gsm8k_test.jsonl --set near.threshold=0.7
   metasynth clean corpus/ --out clean/ --config run.yaml      # its `clean:` section, or the file
   metasynth clean user/finance-metasynth --split train --out clean/ --set language.enabled=false
+
+Exits with status 1 when no document is kept (the report and removed.parquet are still written):
+nothing after it (stats, push, train) could use the folder.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from metasynth_hf.clean.io import (
     write_result,
 )
 from metasynth_hf.clean.pipeline import clean_corpus
+from metasynth_hf.clean.report import empty_fix, removal_reasons
 from metasynth_hf.config_io import format_validation_error, parse_override, read_yaml, set_dotted
 from metasynth_hf.corpus.load import load_corpus
 from metasynth_hf.errors import ConfigError
@@ -125,4 +129,12 @@ def run(args: argparse.Namespace) -> int:
     )
     for rule, count in report["removed_by_rule"].items():
         print(f"  {rule}: {count}")
+    if report["input_documents"] and not report["kept_documents"]:
+        # The result is written (its report says why), but nothing downstream can use it:
+        # a script (`set -e`, make, CI) must stop here, not at stats, push or train.
+        raise ConfigError(
+            f"kept none of the {report['input_documents']} documents of {args.dataset} "
+            f"({removal_reasons(report)}; report {args.out / REPORT_FILE}); "
+            f"{empty_fix(report, str(args.out / REMOVED_FILE))}"
+        )
     return 0

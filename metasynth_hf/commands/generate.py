@@ -189,6 +189,9 @@ def closing_summary(config: RunConfig, summary: dict[str, Any], parquet: str | N
     if summary.get("agency"):
         lines.append(f"Of the conductor loops, {describe_agency(summary['agency'])}; the scaffold decided the rest.")
     lines.extend(describe_endpoints(summary.get("backends", {})))
+    truncated = summary.get("statuses", {}).get("truncated", 0)
+    if truncated:
+        lines.append(truncation_line(config, truncated, summary["documents"]))
     lines.append(f"  corpus:     {parquet or out} (shards and provenance in {out})")
     if stats:
         lines.append(f"  statistics: {out / 'stats' / 'diversity.json'} and plots in {out / 'stats'}")
@@ -225,6 +228,22 @@ def describe_endpoints(backends: dict[str, Any]) -> list[str]:
             if e.get("lost_constraint"):
                 lines.append(f"  structured output lost on {url}: the server refused it ({e['lost_constraint']})")
     return lines
+
+
+def truncation_line(config: RunConfig, truncated: int, documents: int) -> str:
+    """What a person reads when documents stop where a cap cut them (status `truncated`)."""
+    tokens, words = config.expert_sampling.max_tokens, config.stop.max_words
+    caps = f"expert_sampling.max_tokens={tokens}" + (f" or stop.max_words={words}" if words else "")
+    fix = (
+        "they held no full sentence to go back to"  # the word cap falls before the token cap already
+        if words and words <= tokens * 3 // 4
+        else "raise expert_sampling.max_tokens, or set stop.max_words below ~3/4 of it (words per token) so "
+        "that documents are cut back to a full sentence"
+    )
+    return (
+        f'{truncated} of {documents} documents stop mid-sentence where {caps} cut them (status "truncated"; '
+        f"`metasynth clean` removes them as artefacts.unfinished_ending): {fix}."
+    )
 
 
 def _export(config: RunConfig) -> str | None:

@@ -27,7 +27,9 @@ FILE_BUILDERS = {
 BUILDER_BY_SUFFIX = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".arrow", ".csv")}
 #: Tabular files with named columns (seed corpora, benchmark files).
 TABULAR_BUILDERS = {suffix: FILE_BUILDERS[suffix] for suffix in (".parquet", ".jsonl", ".json", ".csv")}
-NOT_DATA = {"removed.parquet"}
+#: What `metasynth clean` writes beside the kept rows: the removed rows and its report.
+REMOVED_FILE, CLEAN_REPORT_FILE = "removed.parquet", "clean_report.json"
+NOT_DATA = {REMOVED_FILE}
 SKIPPED_DIRS = {"hub", "stats", "removed"}
 
 

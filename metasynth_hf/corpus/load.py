@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from metasynth_hf.corpus.files import local_corpus_files
+from metasynth_hf.corpus.files import CLEAN_REPORT_FILE, REMOVED_FILE, local_corpus_files
 from metasynth_hf.corpus.shards import shard_files
 from metasynth_hf.errors import ConfigError
 
@@ -95,6 +95,8 @@ def load_corpus(
     else:
         dataset = _from_files([Path(p).expanduser() for p in source], what)
         name = ", ".join(str(p) for p in source)
+    if len(dataset) == 0:
+        raise empty_corpus_error(name, what)
     if column is not None and column not in dataset.column_names:
         raise ConfigError(
             f"{what} {name!r}: no {column!r} column (columns: {dataset.column_names}); "
@@ -112,7 +114,40 @@ def _from_one(source: str | Path, split: str, hub_config: str | None, what: str)
     logger.info("reading %d %s file(s) from %s", len(files), builder, path)
     if path.is_dir() and files == [str(f) for _, _, f in shard_files(path)]:
         return _from_shards(path, files)
+    if builder == "parquet" and not _parquet_rows(files):  # `datasets` fails on it with a riddle
+        raise empty_corpus_error(str(source), what)
     return _read_files(builder, files)
+
+
+def _parquet_rows(files: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def empty_corpus_error(source: str | Path, what: str = "corpus") -> ConfigError:
+    """One line for a corpus with no documents: for a cleaned folder, what removed them (from its
+    clean_report.json) and the fix; else, that documents must be generated first."""
+    import json
+
+    folder = Path(source).expanduser()
+    report_path = folder / CLEAN_REPORT_FILE
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
+    except (OSError, ValueError):
+        report = None
+    if not isinstance(report, dict):
+        return ConfigError(
+            f"{what} {str(source)!r} holds no documents; generate some first (`metasynth generate --out "
+            f"{source}`), or point at a corpus that has documents"
+        )
+    from metasynth_hf.clean.report import empty_fix, removal_reasons
+
+    return ConfigError(
+        f"{what} {str(source)!r} holds no documents: `metasynth clean` removed all "
+        f"{report.get('input_documents', '?')} ({removal_reasons(report) or 'no rule named'}; see {report_path}); "
+        f"{empty_fix(report, str(folder / REMOVED_FILE))}"
+    )
 
 
 def _read_files(builder: str, files: list[str]) -> Any:

@@ -8,7 +8,9 @@ Why `provenance` is a JSON string and not a nested struct: its keys vary by meth
 with the scaffold (roles per run, a list of fallbacks of varying shape). As a string, shards
 of every method and version share one Arrow schema and the builder's `Features` never change;
 `json.loads(record["provenance"])` gives: doc_index, status (final, final_fallback,
-max_turns, token_budget, empty), final_source, experts_called (in order), loop_turns,
+max_turns, token_budget, empty, or truncated: the text stops mid-sentence where a cap cut it,
+max_tokens (its reply's finish reason was "length") or stop.max_words with no sentence end to
+go back to; how the loop ended is then in agency.final_by), final_source, experts_called (in order), loop_turns,
 agency (conductor_turns, scaffold_turns, scaffold_reasons, conductor_instructions,
 expert_calls, final_by: see `generation/agency.py`), turns, fallbacks (turn, reason, raw reply
 excerpt), reasks (turns the conductor got right when asked again), tokens_by_role ({role:

@@ -11,7 +11,7 @@ from typing import Any
 
 from metasynth_hf.config import SamplingConfig
 from metasynth_hf.errors import MetaSynthError
-from metasynth_hf.llm.base import ChatModel, Message, SamplingParams
+from metasynth_hf.llm.base import ChatModel, Message, Reply, SamplingParams
 
 
 class TokenBudgetExhausted(MetaSynthError):
@@ -97,6 +97,31 @@ class Caller:
         max_tokens: int | None = None,
     ) -> str:
         """The reply text; `bookkeeping` calls (labels, summaries) ignore the token budget."""
+        reply = await self.reply(
+            role,
+            messages,
+            sampling,
+            turn=turn,
+            attempt=attempt,
+            json_schema=json_schema,
+            bookkeeping=bookkeeping,
+            max_tokens=max_tokens,
+        )
+        return reply.text or ""
+
+    async def reply(
+        self,
+        role: str,
+        messages: list[Message],
+        sampling: SamplingConfig,
+        *,
+        turn: int,
+        attempt: int = 0,
+        json_schema: dict[str, Any] | None = None,
+        bookkeeping: bool = False,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        """The whole reply (`Reply.truncated`: cut at max_tokens), for the calls that write the text."""
         if not bookkeeping and self.trace.completion_tokens >= self.token_budget:
             raise TokenBudgetExhausted(
                 f"document {self.doc_index}: {self.trace.completion_tokens} completion tokens "
@@ -119,4 +144,4 @@ class Caller:
         self.trace.calls += 1
         self.trace.cache_hits += int(reply.cached)
         self.trace.completion_tokens += reply.usage.completion_tokens
-        return reply.text or ""
+        return reply

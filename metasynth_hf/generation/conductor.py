@@ -25,7 +25,7 @@ from metasynth_hf.generation.memory import ConductorMemory, Summarize
 from metasynth_hf.generation.prompts import PromptSet, RoleSpec
 from metasynth_hf.generation.text import clean_output, excerpt
 from metasynth_hf.generation.turns import Turn, examples, parse_turn, turn_schema
-from metasynth_hf.llm.base import Message
+from metasynth_hf.llm.base import Message, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,15 @@ class Workspace:
     artifacts: dict[str, str] = field(default_factory=dict)
     versions: dict[str, list[str]] = field(default_factory=dict)
     calls: Counter = field(default_factory=Counter)
+    #: Versions whose reply was cut at max_tokens (they stop where the cap fell).
+    truncated: set[str] = field(default_factory=set)
 
-    def put(self, name: str, text: str) -> None:
+    def put(self, name: str, text: str, *, truncated: bool = False) -> None:
         self.versions.setdefault(name, []).append(text)
         if text:
             self.artifacts[name] = text
+        if truncated and text:
+            self.truncated.add(text)
 
 
 def unsatisfied(sequence: tuple[str, ...], calls: Counter) -> list[str]:
@@ -112,6 +116,8 @@ class Outcome:
     status: str
     turns: int
     document: str = ""
+    #: The conductor's own `document` came in a reply cut at max_tokens.
+    document_truncated: bool = False
 
 
 class ConductorLoop:
@@ -141,6 +147,7 @@ class ConductorLoop:
         self.example_call, self.example_final = examples(self.names, self.artifact_names, prompts.placeholder)
         self.agency = Agency()
         self._unusable = ""  # why the last unusable reply could not be used
+        self._cut = False  # the reply `_decide` parsed was cut at max_tokens
 
     async def run(self, ws: Workspace) -> Outcome:
         outcome = await self._run(ws)
@@ -166,7 +173,7 @@ class ConductorLoop:
                         source = "fallback" if note else "conductor"
                         self.trace.turns.append({"turn": turn, "action": "final", "source": source})
                         status = "final_fallback" if note else "final"
-                        return Outcome(status, turn, decision.document)
+                        return Outcome(status, turn, decision.document, self._cut and not note)
                 last = (decision.expert, decision.instructions)  # a copy of it is a repeat
                 source = "fallback" if note else "conductor"
                 output = await self.call_expert(ws, decision, turn=turn, source=source)
@@ -222,7 +229,8 @@ class ConductorLoop:
         """The conductor's turn; re-asked once with the parse error; None if still unusable."""
         self._unusable = ""
         messages = self.memory.messages()
-        text = await self._ask(messages, turn, attempt=0)
+        reply = await self._ask(messages, turn, attempt=0)
+        text, self._cut = reply.text or "", reply.truncated
         try:
             return self._parse(text)
         except ParseError as first:
@@ -236,7 +244,8 @@ class ConductorLoop:
                 {"role": "assistant", "content": excerpt(text, 600) or self.prompts.render("conductor/empty_reply")},
                 {"role": "user", "content": reask},
             ]
-            text2 = await self._ask(retry, turn, attempt=1)
+            reply2 = await self._ask(retry, turn, attempt=1)
+            text2, self._cut = reply2.text or "", reply2.truncated
             try:
                 turn_ = self._parse(text2)
             except ParseError as second:
@@ -260,14 +269,14 @@ class ConductorLoop:
                 )
         return turn_
 
-    async def _ask(self, messages: list[Message], turn: int, attempt: int) -> str:
+    async def _ask(self, messages: list[Message], turn: int, attempt: int) -> Reply:
         """The conductor's reply. A prompt the server says is too long for its context has its
         oldest memory condensed (counted in provenance) and goes again; one that cannot be
         shortened more ends the run with the server's one-line error."""
         in_memory = len(self.memory.messages())
         for _ in range(3):
             try:
-                return await self.caller(
+                return await self.caller.reply(
                     "conductor",
                     messages,
                     self.conductor_sampling,
@@ -309,7 +318,7 @@ class ConductorLoop:
                 ),
             },
         ]
-        raw = await self.caller(
+        reply = await self.caller.reply(
             turn_.expert,
             messages,
             self.expert_sampling,
@@ -317,11 +326,11 @@ class ConductorLoop:
             attempt=attempt,
             bookkeeping=bookkeeping,
         )
-        output = clean_output(raw)
+        output = clean_output(reply.text or "")
         ws.calls[turn_.expert] += 1
         self.agency.expert_calls += 1
         self.agency.conductor_instructions += source == "conductor"
-        ws.put(role.output, output)
+        ws.put(role.output, output, truncated=reply.truncated)
         self.trace.experts.append(turn_.expert)
         self.trace.turns.append(
             {

@@ -66,6 +66,16 @@ def cap_words(text: str, max_words: int | None) -> str:
     return cut[: end + 1] if end > len(cut) // 2 else cut
 
 
+def cap_reply(text: str, max_words: int | None, truncated: bool) -> tuple[str, bool]:
+    """`cap_words(text, max_words)`, and whether it stops where a cap cut it (status `truncated`):
+    where max_tokens cut its reply (`truncated`: finish reason "length"), unless the word cap cut
+    that end off at a full sentence, or where the word cap cut it with no sentence end to go back to."""
+    capped = cap_words(text, max_words)
+    if capped == text:
+        return capped, truncated
+    return capped, not capped.endswith((".", "!", "?"))
+
+
 def parse_keywords(text: str, *, limit: int = 8) -> list[str]:
     """Keywords from a comma- or line-separated answer; junk items (sentences) are dropped."""
     items = re.split(r"[,;\n]", text)

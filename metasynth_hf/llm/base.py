@@ -58,6 +58,11 @@ class Reply:
     finish_reason: str | None = None
     cached: bool = False
 
+    @property
+    def truncated(self) -> bool:
+        """The reply was cut at `max_tokens` (OpenAI's `finish_reason: "length"`): it did not end."""
+        return self.finish_reason == "length"
+
 
 @runtime_checkable
 class ChatModel(Protocol):

@@ -7,9 +7,10 @@ what TRL has no field for. Any TRL command-line option overrides the YAML.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from metasynth_hf.errors import ConfigError
 
@@ -53,18 +54,49 @@ def make_parser(prog: str = "metasynth train") -> Any:
     return TrlParser(cast("Iterable[DataClassType]", dataclass_types()), prog=prog)
 
 
+FIELDS_OF = "fields of TRL's ScriptArguments, SFTConfig, ModelConfig, DatasetMixtureConfig or metasynth's CPTArguments"
+
+
 def parse(argv: list[str]) -> tuple[Any, ...]:
-    """Parse `argv` (with `--config`) into the five dataclasses; unknown keys are an error."""
+    """Parse `argv` (with `--config`) into the five dataclasses; an unknown recipe key or option,
+    or a bad value, is one line naming it (argparse would print its 300-option usage)."""
     parser = make_parser()
+
+    def error(message: str) -> NoReturn:
+        raise ConfigError(f"{message}; TRL options are written --field_name VALUE, e.g. --max_steps 4")
+
+    parser.error = error  # argparse reports bad values through it
     try:
-        return parser.parse_args_and_config(argv, fail_with_unknown_args=True)
-    except ValueError as exc:
-        if "Unknown arguments" in str(exc):
-            raise ConfigError(
-                f"{exc}\nEvery recipe key must be a field of TRL's ScriptArguments, SFTConfig, "
-                "ModelConfig, DatasetMixtureConfig or metasynth's CPTArguments."
-            ) from exc
-        raise
+        *parsed, from_recipe, from_cli = parser.parse_args_and_config(
+            argv, return_remaining_strings=True, separate_remaining_strings=True
+        )
+    except ValueError as exc:  # the recipe is not a mapping, a field rejects its value
+        raise ConfigError(" ".join(str(exc).split())) from exc
+    if from_cli:
+        raise ConfigError(
+            f"unknown option {_named(parser, from_cli)}: not one of the {FIELDS_OF}; "
+            "`metasynth train --config RECIPE -- --help` lists them"
+        )
+    if from_recipe:
+        recipe = argv[argv.index("--config") + 1] if "--config" in argv else "the recipe"
+        keys = _named(parser, from_recipe[::2], prefix="")
+        raise ConfigError(f"{recipe}: unknown key {keys}: every recipe key must be one of the {FIELDS_OF}")
+    return tuple(parsed)
+
+
+def _named(parser: Any, unknown: list[str], prefix: str = "--") -> str:
+    """`--lr (did you mean --learning_rate?)`: the unknown options (values left out), each with
+    the nearest known field when one is close; `prefix=""` names recipe keys."""
+    fields = sorted({action.dest for action in parser._actions if action.option_strings})
+    out = []
+    for item in unknown:
+        if not item.startswith("-"):
+            continue  # the value of an unknown option
+        name = item.split("=", 1)[0].lstrip("-")
+        close = difflib.get_close_matches(name.replace("-", "_"), fields, n=1, cutoff=0.8)
+        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+        out.append(f"{prefix}{name}{hint}")
+    return ", ".join(out) or repr(" ".join(unknown))
 
 
 def apply_global_batch_size(training_args: Any, cpt_args: CPTArguments, world_size: int) -> None:

@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     _check_packing(training_args)
     if training_args.include_num_input_tokens_seen == "no":
         training_args.include_num_input_tokens_seen = "all"
-    _checkpoint_for(model_args, training_args)
-    _model_init_kwargs(model_args, training_args)
+    # the data first: an empty or missing corpus is said before minutes of GGUF conversion
     with training_args.main_process_first(desc="loading the corpus"):
         corpus = load_corpus(script_args, mixture_args, training_args.dataset_text_field, training_args.seed)
     if training_args.eval_strategy != "no" and "test" not in corpus:
@@ -109,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             f"eval_strategy={training_args.eval_strategy.value}: there is no held-out split to "
             "evaluate; set test_split_size (e.g. 0.01) or eval_strategy: 'no'"
         )
+    _checkpoint_for(model_args, training_args)
+    _model_init_kwargs(model_args, training_args)
     throughput = ThroughputCallback()
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,

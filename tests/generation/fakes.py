@@ -95,7 +95,8 @@ def default_answer(role: str, messages: list[Message], params: SamplingParams) -
 
 
 class ScriptedModel:
-    """ChatModel fake. `answer(role, messages, params) -> str` decides each reply."""
+    """ChatModel fake. `answer(role, messages, params) -> str` decides each reply, and
+    `finish(role, text) -> str` its finish reason ("length": cut at max_tokens)."""
 
     def __init__(
         self,
@@ -103,10 +104,12 @@ class ScriptedModel:
         *,
         model_id: str = "scripted",
         delay: Callable[[str, SamplingParams], float] | None = None,
+        finish: Callable[[str, str], str] | None = None,
     ):
         self.answer = answer
         self._model_id = model_id
         self.delay = delay
+        self.finish = finish
         self.calls: list[tuple[str, list[Message], SamplingParams]] = []
 
     @property
@@ -132,7 +135,9 @@ class ScriptedModel:
         self.calls.append((role, messages, params))
         text = self.answer(role, messages, params)
         prompt = sum(len(m["content"]) for m in messages) // 4
-        return Reply(text, Usage(prompt, len(text) // 4 + 1), model=self._model_id, latency_s=0.01)
+        finish = self.finish(role, text) if self.finish is not None else None
+        usage = Usage(prompt, len(text) // 4 + 1)
+        return Reply(text, usage, model=self._model_id, latency_s=0.01, finish_reason=finish)
 
     async def aclose(self) -> None:
         return None

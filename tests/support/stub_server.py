@@ -1,7 +1,7 @@
 """A small real OpenAI-compatible HTTP server on loopback whose model and answers a test sets.
 
 For what the llama.cpp server cannot be told to do: report another model id behind the same
-URL, or answer 200 with no content. It speaks the wire format (aiohttp, a real socket), so the
+URL, answer 200 with no content, or say a reply was cut at max_tokens (`finish_reason`). It speaks the wire format (aiohttp, a real socket), so the
 client under test runs its real HTTP path.
 """
 
@@ -18,11 +18,19 @@ from aiohttp import web
 from tests.support.fault_proxy import free_port
 
 Content = str | None | Callable[[dict], str | None]
+FinishReason = str | Callable[[dict], str]
 
 
 class StubServer:
-    def __init__(self, model_id: str = "stub-model", content: Content = "A stub answer.", delay_s: float = 0.0):
+    def __init__(
+        self,
+        model_id: str = "stub-model",
+        content: Content = "A stub answer.",
+        delay_s: float = 0.0,
+        finish_reason: FinishReason = "stop",
+    ):
         self.model_id, self.content, self.delay_s = model_id, content, delay_s
+        self.finish_reason = finish_reason
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.chat_requests = 0
@@ -32,7 +40,16 @@ class StubServer:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def set(self, *, model_id: str | None = None, content: Content = ..., delay_s: float | None = None) -> None:
+    def set(
+        self,
+        *,
+        model_id: str | None = None,
+        content: Content = ...,
+        delay_s: float | None = None,
+        finish_reason: FinishReason | None = None,
+    ) -> None:
+        if finish_reason is not None:
+            self.finish_reason = finish_reason
         if model_id is not None:
             self.model_id = model_id
         if content is not ...:
@@ -81,12 +98,13 @@ class StubServer:
         finally:
             self.in_progress -= 1
         content = self.content(body) if callable(self.content) else self.content
+        finish = self.finish_reason(body) if callable(self.finish_reason) else self.finish_reason
         reply = {
             "id": "cmpl-stub",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.model_id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
         return web.Response(text=json.dumps(reply), content_type="application/json")

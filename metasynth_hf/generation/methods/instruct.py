@@ -145,6 +145,7 @@ class InstructProducer(SeedingProducer):
                 break
             trace.fallback(turn, "empty or degenerate response; asked again", raw=response, action="retry")
         text = ctx.prompts.render("instruct/render", instruction=instruction, response=response)
+        truncated = instruction in ws.truncated or response in answer_ws.truncated
         entry = InstanceEntry(
             index=index,
             id=cfg.doc_id(index),
@@ -157,7 +158,7 @@ class InstructProducer(SeedingProducer):
         prov = {
             **ctx.base_provenance(index, visible),
             **trace.provenance(),
-            "status": outcome.status if instruction and response else "empty",
+            "status": "empty" if not (instruction and response) else "truncated" if truncated else outcome.status,
             "loop_turns": outcome.turns,
             "agency": loop.agency.to_dict(),
             "evolutions": max(0, ws.calls["question_editor"] - 1),

@@ -20,7 +20,7 @@ from metasynth_hf.generation.describe import PAPER, conditioning_text, scaffold_
 from metasynth_hf.generation.instance_table import render_table
 from metasynth_hf.generation.memory import ConductorMemory
 from metasynth_hf.generation.text import (
-    cap_words,
+    cap_reply,
     clean_output,
     excerpt,
     is_degenerate,
@@ -89,9 +89,10 @@ class MetaSynthProducer(Producer):
                 f"{cfg.output_dir}; raise stop.max_turns, use a stronger conductor model, or set "
                 "stop.strict_final=false to keep the best draft, then rerun to resume"
             )
-        text, source = await self._assemble(loop, ws, outcome)
+        text, truncated, source = await self._assemble(loop, ws, outcome)
         category, topic, summary = await self._label(loop, text, outcome.turns + 1, seeds)
-        status = "empty" if not text else outcome.status
+        # how the loop ended stays in agency.final_by; a cut text is what a reader must know first
+        status = "empty" if not text else "truncated" if truncated else outcome.status
         entry = InstanceEntry(
             index=index,
             id=cfg.doc_id(index),
@@ -204,23 +205,25 @@ class MetaSynthProducer(Producer):
             summarize=summarize,
         )
 
-    async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, str]:
-        """The final text: the conductor's own document if usable, else the best draft."""
+    async def _assemble(self, loop: ConductorLoop, ws: Workspace, outcome: Outcome) -> tuple[str, bool, str]:
+        """The final text (the conductor's own document if usable, else the latest draft that was
+        not cut mid-sentence, else the latest), whether it was (status `truncated`), and its source."""
         max_words = self.plan.config.stop.max_words
         own = clean_output(outcome.document)
         if len(own.split()) >= MIN_FINAL_WORDS and not is_degenerate(own):
-            return cap_words(own, max_words), "conductor"
+            return (*cap_reply(own, max_words, outcome.document_truncated), "conductor")
         drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
         if not drafts:
             rescue = loop.fixed_turn("domain_expert")
             await loop.call_expert(ws, rescue, turn=outcome.turns + 1, source="rescue", bookkeeping=True)
             drafts = [d for d in ws.versions.get("draft", []) if d.strip()]
-        good = [d for d in drafts if not is_degenerate(d)]
-        if good:
-            return cap_words(good[-1], max_words), "draft"
+        good = [(*cap_reply(d, max_words, d in ws.truncated), "draft") for d in drafts if not is_degenerate(d)]
+        if good:  # the latest draft that ends at a sentence; a cut one only when every draft was cut
+            return next((draft for draft in reversed(good) if not draft[1]), good[-1])
         if drafts:
-            return cap_words(max(drafts, key=len), max_words), "degenerate_draft"
-        return "", "none"
+            longest = max(drafts, key=len)
+            return (*cap_reply(longest, max_words, longest in ws.truncated), "degenerate_draft")
+        return "", False, "none"
 
     async def _label(self, loop: ConductorLoop, text: str, turn: int, seeds: SeedSet) -> tuple[str, str, str]:
         """Summary and (category, topic) of the final text, for the instance table."""

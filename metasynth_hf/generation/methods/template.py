@@ -19,7 +19,7 @@ from typing import Any
 from metasynth_hf.corpus.records import InstanceEntry, Record, dump_provenance
 from metasynth_hf.generation.context import Producer, RunContext, RunPlan
 from metasynth_hf.generation.describe import PAPER
-from metasynth_hf.generation.text import cap_words, clean_output, excerpt, is_degenerate
+from metasynth_hf.generation.text import cap_reply, clean_output, excerpt, is_degenerate
 from metasynth_hf.seeds.types import SeedSet
 
 logger = logging.getLogger(__name__)
@@ -83,10 +83,13 @@ class TemplateProducer(Producer):
         caller, trace = ctx.caller(index)
         variables = self._variables(seeds, visible)
         messages = [{"role": "user", "content": ctx.prompts.render(self.template, **variables)}]
-        text = ""
+        text, truncated = "", False
         for attempt in range(2):  # a weak model may answer nothing or loop: one more draw
-            raw = await caller(WRITER_ROLE, messages, cfg.expert_sampling, turn=1, attempt=attempt, bookkeeping=True)
-            text = cap_words(clean_output(raw), cfg.stop.max_words)
+            reply = await caller.reply(
+                WRITER_ROLE, messages, cfg.expert_sampling, turn=1, attempt=attempt, bookkeeping=True
+            )
+            raw = reply.text or ""
+            text, truncated = cap_reply(clean_output(raw), cfg.stop.max_words, reply.truncated)
             if not is_degenerate(text):
                 break
             trace.fallback(1, "empty or degenerate output; asked again", raw=raw, action="retry")
@@ -103,7 +106,7 @@ class TemplateProducer(Producer):
         prov = {
             **ctx.base_provenance(index, visible),
             **trace.provenance(),
-            "status": "final" if text else "empty",
+            "status": "empty" if not text else "truncated" if truncated else "final",
             "template": self.template,
             "conditioned_on": {"visible": len(visible), "prior_shown": len(variables["prior"])},
             "seeds": {
