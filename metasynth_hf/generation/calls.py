@@ -84,30 +84,10 @@ class Caller:
         self.doc_index = doc_index
         self.token_budget = token_budget
 
-    async def __call__(
-        self,
-        role: str,
-        messages: list[Message],
-        sampling: SamplingConfig,
-        *,
-        turn: int,
-        attempt: int = 0,
-        json_schema: dict[str, Any] | None = None,
-        bookkeeping: bool = False,
-        max_tokens: int | None = None,
-    ) -> str:
-        """The reply text; `bookkeeping` calls (labels, summaries) ignore the token budget."""
-        reply = await self.reply(
-            role,
-            messages,
-            sampling,
-            turn=turn,
-            attempt=attempt,
-            json_schema=json_schema,
-            bookkeeping=bookkeeping,
-            max_tokens=max_tokens,
-        )
-        return reply.text or ""
+    async def __call__(self, role: str, messages: list[Message], sampling: SamplingConfig, **options: Any) -> str:
+        """The reply text (`reply`'s options); `bookkeeping` calls (labels, summaries) ignore the
+        token budget."""
+        return (await self.reply(role, messages, sampling, **options)).text or ""
 
     async def reply(
         self,
