@@ -207,3 +207,14 @@ def test_vllms_context_length_400_is_fitted_too():
     assert reply.text and server.status_counts == {400: 1, 200: 1}
     assert pool.endpoints[0].report()["max_tokens_fitted"] == 1
     assert server.requests[1]["max_tokens"] == 40
+
+
+def test_more_stop_sequences_than_tgi_admits_is_said_before_sending():
+    """TGI refuses more stop sequences than its max_stop_sequences (422); the run says so first."""
+    from metasynth_hf.errors import EndpointError
+
+    with TgiServer(max_stop_sequences=2) as server:
+        pool = _pool(server.url)
+        with pytest.raises(EndpointError, match=r"3 stop sequences, the server admits 2"):
+            _run(pool, pool.chat(MESSAGES, SamplingParams(max_tokens=8, stop=("a", "b", "c"))))
+    assert server.requests == []
