@@ -213,8 +213,8 @@ def test_progress_bar_reports_docs_and_tokens_per_second(llama_server, tmp_path)
 def test_progress_shows_calls_in_flight_before_the_first_document(llama_server, tmp_path):
     from tests.support.fault_proxy import FaultProxy
 
-    # the reachability probe passes at once; the call (and its server-kind probes) is slow
-    with FaultProxy(llama_server.url, [("pass",)] + [("slow", 1.5)] * 4) as proxy:
+    # the reachability probe (a TCP connect) and the server's description (GETs) pass at once; the call is slow
+    with FaultProxy(llama_server.url, [("slow", 1.5)]) as proxy:
         done = cli(
             "--method",
             "template",
