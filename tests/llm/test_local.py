@@ -8,7 +8,7 @@ import json
 import pytest
 
 from metasynth_hf.llm.base import SamplingParams
-from metasynth_hf.llm.local import _ENGINES, LocalChatModel, request_seed
+from metasynth_hf.llm.local import LocalChatModel, close_engines, request_seed
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +147,7 @@ def test_a_reply_is_the_same_with_or_without_a_reusable_prefix_in_the_cache(temp
         return await model.chat(later, params)
 
     fresh = asyncio.run(run(LocalChatModel(parallel=2, context_tokens=1024), warm=False))
-    _ENGINES.clear()  # a new engine: empty KV cache
+    close_engines()  # a new engine: empty KV cache (closed, not just forgotten: its thread stops)
     warm_model = LocalChatModel(parallel=2, context_tokens=1024)
     warmed = asyncio.run(run(warm_model, warm=True))
     assert warm_model.stats["reused_prompt_tokens"] > 150  # the system prompt was reused
@@ -222,7 +222,6 @@ def test_closing_the_engines_waits_for_the_decode_thread_and_a_later_call_loads_
     """What `metasynth` does on Ctrl-C and at exit: no llama.cpp call may run while Python frees
     the model. The unanswered request fails; the next call in the process gets a new engine."""
     from metasynth_hf.llm.llama_engine import EngineClosed
-    from metasynth_hf.llm.local import close_engines
 
     async def close_mid_decode():
         call = asyncio.ensure_future(
